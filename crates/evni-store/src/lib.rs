@@ -1,1 +1,58 @@
-//! placeholder
+//! Storage of evni. The [`Store`] trait is what the engine and the API see;
+//! each backend lives in its own module with its own migrations.
+
+pub mod error;
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use model::*;
+
+/// Everything evni persists. Every tenant-scoped method takes the tenant
+/// first; rows of another tenant are invisible (`NotFound`).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Tenants
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
+    async fn tenant_by_name(&self, name: &str) -> Result<Tenant, StoreError>;
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Tenant, StoreError>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    async fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: TenantSettings,
+    ) -> Result<Tenant, StoreError>;
+
+    // Sessions
+    /// The stored state of a session, looked up by the client's id.
+    async fn load_session(&self, tenant: TenantId, external_id: &str) -> Result<Option<StoredSession>, StoreError>;
+    /// Writes one session change atomically: the session row, its readings,
+    /// the inference record and the aggregates. Concurrent writes are
+    /// grouped into one commit; `Conflict` means `expected_version` was stale.
+    async fn write_session(&self, write: SessionWrite) -> Result<WriteOutcome, StoreError>;
+    /// Full detail by external id, or by internal UUID.
+    async fn session_detail(&self, tenant: TenantId, id: &str) -> Result<SessionDetail, StoreError>;
+    async fn list_sessions(&self, tenant: TenantId, filter: &SessionFilter) -> Result<Page<SessionListRow>, StoreError>;
+
+    // Stations
+    async fn list_stations(&self, tenant: TenantId, page: PageRequest) -> Result<Page<StationRow>, StoreError>;
+    /// A station by external id, or by internal UUID.
+    async fn station(&self, tenant: TenantId, id: &str) -> Result<StationRow, StoreError>;
+    async fn station_connectors(&self, tenant: TenantId, id: &str) -> Result<Vec<ConnectorRow>, StoreError>;
+    /// Creates the station if needed and merges `patch` into its metadata
+    /// (JSON merge patch: `null` removes a key).
+    async fn patch_station_metadata(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        patch: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<StationRow, StoreError>;
+    /// Station metadata by external id, for the analysis (rated power).
+    async fn station_metadata(&self, tenant: TenantId, external_id: &str) -> Result<Option<serde_json::Value>, StoreError>;
+    async fn statistics(&self, tenant: TenantId) -> Result<Statistics, StoreError>;
+
+    /// Whether the database answers, for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

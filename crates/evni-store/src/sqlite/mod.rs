@@ -1,0 +1,85 @@
+//! The embedded SQLite backend.
+//!
+//! One writer thread owns the only write connection and groups concurrent
+//! writes into one transaction (group commit), each write inside its own
+//! savepoint so one failing write never takes the others down. Reads use a
+//! small pool of read-only connections; WAL lets them run beside the writer.
+
+mod codec;
+mod migrate;
+mod readers;
+mod sessions;
+mod stations;
+mod store_impl;
+mod tenants;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::StoreError;
+use readers::ReaderPool;
+use writer::Writer;
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: a 200 survives power loss (default).
+    Full,
+    /// fsync at WAL checkpoints only: survives a process crash, not power loss.
+    Normal,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    pub durability: Durability,
+    /// Read-only connections for queries.
+    pub readers: usize,
+    /// Most writes grouped into one commit.
+    pub max_batch: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), durability: Durability::Full, readers: 4, max_batch: 512 }
+    }
+}
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: ReaderPool,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `options.path`.
+    pub fn open(options: SqliteOptions) -> Result<Self, StoreError> {
+        let mut conn = open_connection(&options.path, false, options.durability)?;
+        migrate::run(&mut conn)?;
+        let readers = ReaderPool::new(options.path.clone(), options.readers, options.durability);
+        let writer = Writer::start(conn, options.max_batch)?;
+        Ok(Self { writer, readers })
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool, durability: Durability) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::default()
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}

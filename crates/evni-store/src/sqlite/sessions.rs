@@ -1,0 +1,330 @@
+//! Session rows, readings and the inference history.
+
+use evni_domain::{Reading, SessionStatus};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
+use uuid::Uuid;
+
+use super::codec::{self, READING_COLUMNS, VERDICT_COLUMNS};
+use super::stations::{self, Contribution};
+use crate::model::*;
+use crate::StoreError;
+
+const HEADER_COLUMNS: &str = "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
+     s.created_at, s.version";
+
+/// The columns of a session row needed to apply a write on top of it.
+struct Current {
+    id: i64,
+    version: i64,
+    contribution: Contribution,
+}
+
+/// Applies one [`SessionWrite`]; runs inside the writer's savepoint.
+pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result<WriteOutcome, StoreError> {
+    let header = &write.header;
+    let station_id = stations::ensure(conn, write.tenant, &header.station_external_id, now)?;
+    let current = current_row(conn, write.tenant, &header.external_id)?;
+    let verdict = &write.verdict;
+    let metadata = header.metadata.as_ref().map(serde_json::to_string).transpose()?;
+    let anomalies = serde_json::to_string(&verdict.anomalies)?;
+    let categories = codec::categories_text(verdict);
+    let started_at = write.started_at.unwrap_or(header.created_at);
+
+    let (session_id, version) = match (write.expected_version, &current) {
+        (None, Some(_)) => return Err(StoreError::Conflict("session exists already".into())),
+        (Some(_), None) => return Err(StoreError::Conflict("session is gone".into())),
+        (Some(expected), Some(current)) if current.version != expected => {
+            return Err(StoreError::Conflict(format!(
+                "session is at version {}, not {expected}",
+                current.version
+            )))
+        }
+        (None, None) => {
+            conn.prepare_cached(
+                "INSERT INTO sessions (uuid, tenant_id, external_id, station_id, connector_id, evse_id, metadata,
+                    created_at, updated_at, version, reading_count, started_at, status, status_reason,
+                    is_anomaly, anomaly_score, anomaly_confidence, is_incident, is_recurring, anomaly_count,
+                    categories, anomalies, sequence_length, analyzed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                    ?19, ?20, ?21, ?22, ?23)",
+            )?
+            .execute(params![
+                header.uuid.to_string(),
+                write.tenant.to_string(),
+                header.external_id,
+                station_id,
+                header.connector_id,
+                header.evse_id,
+                metadata,
+                header.created_at,
+                now,
+                write.reading_count as i64,
+                started_at,
+                verdict.status.as_str(),
+                verdict.status_reason,
+                verdict.is_anomaly,
+                verdict.anomaly_score,
+                verdict.anomaly_confidence,
+                verdict.is_incident,
+                verdict.is_recurring,
+                verdict.categories().len() as i64,
+                categories,
+                anomalies,
+                verdict.sequence_length,
+                verdict.analyzed_at,
+            ])?;
+            (conn.last_insert_rowid(), 1)
+        }
+        (Some(_), Some(current)) => {
+            conn.prepare_cached(
+                "UPDATE sessions SET station_id = ?2, connector_id = ?3, evse_id = ?4, metadata = ?5,
+                    updated_at = ?6, version = version + 1, reading_count = ?7, started_at = ?8, status = ?9,
+                    status_reason = ?10, is_anomaly = ?11, anomaly_score = ?12, anomaly_confidence = ?13,
+                    is_incident = ?14, is_recurring = ?15, anomaly_count = ?16, categories = ?17,
+                    anomalies = ?18, sequence_length = ?19, analyzed_at = ?20
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                current.id,
+                station_id,
+                header.connector_id,
+                header.evse_id,
+                metadata,
+                now,
+                write.reading_count as i64,
+                started_at,
+                verdict.status.as_str(),
+                verdict.status_reason,
+                verdict.is_anomaly,
+                verdict.anomaly_score,
+                verdict.anomaly_confidence,
+                verdict.is_incident,
+                verdict.is_recurring,
+                verdict.categories().len() as i64,
+                categories,
+                anomalies,
+                verdict.sequence_length,
+                verdict.analyzed_at,
+            ])?;
+            (current.id, current.version + 1)
+        }
+    };
+
+    let readings = match &write.readings {
+        ReadingsChange::Upsert(readings) => readings,
+        ReadingsChange::Replace(readings) => {
+            conn.prepare_cached("DELETE FROM readings WHERE session_id = ?1")?.execute([session_id])?;
+            readings
+        }
+    };
+    upsert_readings(conn, session_id, readings)?;
+
+    if let Some(inference) = &write.inference {
+        conn.prepare_cached(
+            "INSERT INTO inferences (session_id, analyzed_at, model, status, status_reason, is_anomaly,
+                anomaly_score, anomaly_confidence, sequence_length, readings_analyzed, anomalies)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            session_id,
+            verdict.analyzed_at.unwrap_or(now),
+            inference.model,
+            verdict.status.as_str(),
+            verdict.status_reason,
+            verdict.is_anomaly,
+            verdict.anomaly_score,
+            verdict.anomaly_confidence,
+            verdict.sequence_length,
+            inference.readings_analyzed as i64,
+            anomalies,
+        ])?;
+    }
+
+    let new = Contribution {
+        station_id,
+        connector_id: header.connector_id.clone(),
+        anomalous: verdict.is_anomaly == Some(true),
+        categories: verdict.categories(),
+        score: verdict.anomaly_score,
+    };
+    stations::apply_change(conn, current.map(|c| c.contribution).as_ref(), &new, verdict.analyzed_at)?;
+    Ok(WriteOutcome { version })
+}
+
+fn upsert_readings(conn: &Connection, session_id: i64, readings: &[Reading]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO readings (session_id, ts, measurand, phase, location, unit, value, context)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (session_id, ts, measurand, phase, location)
+         DO UPDATE SET unit = excluded.unit, value = excluded.value, context = excluded.context",
+    )?;
+    for r in readings {
+        insert.execute(params![
+            session_id,
+            r.ts,
+            r.measurand.as_str(),
+            codec::phase_text(r.phase),
+            r.location.as_str(),
+            r.unit.map(|u| u.as_str()),
+            r.value,
+            r.context.map(|c| c.as_str()),
+        ])?;
+    }
+    Ok(())
+}
+
+fn current_row(conn: &Connection, tenant: TenantId, external_id: &str) -> Result<Option<Current>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, version, station_id, connector_id, is_anomaly, categories, anomaly_score
+             FROM sessions WHERE tenant_id = ?1 AND external_id = ?2",
+        )?
+        .query_row(params![tenant.to_string(), external_id], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Option<bool>>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, Option<f64>>(6)?,
+            ))
+        })
+        .optional()?;
+    Ok(row.map(|(id, version, station_id, connector_id, is_anomaly, categories, score)| Current {
+        id,
+        version,
+        contribution: Contribution {
+            station_id,
+            connector_id,
+            anomalous: is_anomaly == Some(true),
+            categories: codec::parse_categories(&categories),
+            score,
+        },
+    }))
+}
+
+/// The session with every reading, by the client's id.
+pub(super) fn load(conn: &Connection, tenant: TenantId, external_id: &str) -> Result<Option<StoredSession>, StoreError> {
+    let Some((id, header, version, verdict)) = header_where(conn, "s.external_id = ?2", tenant, external_id)? else {
+        return Ok(None);
+    };
+    let readings = readings(conn, id)?;
+    Ok(Some(StoredSession { header, version, readings, verdict }))
+}
+
+/// Detail by the client's id, or else by the internal UUID.
+pub(super) fn detail(conn: &Connection, tenant: TenantId, id: &str) -> Result<SessionDetail, StoreError> {
+    let mut found = header_where(conn, "s.external_id = ?2", tenant, id)?;
+    if found.is_none() && Uuid::parse_str(id).is_ok() {
+        found = header_where(conn, "s.uuid = ?2", tenant, &id.to_ascii_lowercase())?;
+    }
+    let (row_id, header, _, verdict) = found.ok_or(StoreError::NotFound)?;
+    let readings = readings(conn, row_id)?;
+    Ok(SessionDetail { header, verdict, readings })
+}
+
+type HeaderRow = (i64, SessionHeader, i64, Verdict);
+
+fn header_where(conn: &Connection, condition: &str, tenant: TenantId, key: &str) -> Result<Option<HeaderRow>, StoreError> {
+    // The verdict column names exist only in `sessions`, so they need no prefix.
+    let sql = format!(
+        "SELECT {HEADER_COLUMNS}, {VERDICT_COLUMNS} FROM sessions s JOIN stations st ON st.id = s.station_id
+         WHERE s.tenant_id = ?1 AND {condition}"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![tenant.to_string(), key])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let uuid: String = row.get(1)?;
+    let header = SessionHeader {
+        uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::Database(e.to_string()))?,
+        external_id: row.get(2)?,
+        station_external_id: row.get(3)?,
+        connector_id: row.get(4)?,
+        evse_id: row.get(5)?,
+        metadata: codec::parse_json(row.get(6)?)?,
+        created_at: row.get(7)?,
+    };
+    let verdict = codec::verdict_from_row(row, 9)?;
+    Ok(Some((row.get(0)?, header, row.get(8)?, verdict)))
+}
+
+fn readings(conn: &Connection, session_id: i64) -> Result<Vec<Reading>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {READING_COLUMNS} FROM readings WHERE session_id = ?1"))?;
+    let mut rows = stmt.query([session_id])?;
+    let mut readings = Vec::new();
+    while let Some(row) = rows.next()? {
+        readings.push(codec::reading_from_row(row)?);
+    }
+    readings.sort_by_key(Reading::key);
+    Ok(readings)
+}
+
+pub(super) fn list(conn: &Connection, tenant: TenantId, filter: &SessionFilter) -> Result<Page<SessionListRow>, StoreError> {
+    let mut conditions = vec!["s.tenant_id = ?".to_string()];
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(tenant.to_string())];
+    if let Some(station) = &filter.station {
+        conditions.push("(st.external_id = ? OR st.uuid = ?)".into());
+        args.push(Box::new(station.clone()));
+        args.push(Box::new(station.to_ascii_lowercase()));
+    }
+    if let Some(evse) = &filter.evse_id {
+        conditions.push("s.evse_id = ?".into());
+        args.push(Box::new(evse.clone()));
+    }
+    if let Some(flag) = filter.is_anomaly {
+        conditions.push("s.is_anomaly = ?".into());
+        args.push(Box::new(flag));
+    }
+    if let Some(score) = filter.min_score {
+        conditions.push("s.anomaly_score >= ?".into());
+        args.push(Box::new(score));
+    }
+    if let Some(confidence) = filter.min_confidence {
+        conditions.push("s.anomaly_confidence >= ?".into());
+        args.push(Box::new(confidence));
+    }
+    if let Some(from) = filter.date_from {
+        conditions.push("s.started_at >= ?".into());
+        args.push(Box::new(from));
+    }
+    if let Some(to) = filter.date_to {
+        conditions.push("s.started_at < ?".into());
+        args.push(Box::new(to));
+    }
+    let from = format!(
+        "FROM sessions s JOIN stations st ON st.id = s.station_id WHERE {}",
+        conditions.join(" AND ")
+    );
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let total: i64 = conn.prepare_cached(&format!("SELECT COUNT(*) {from}"))?.query_row(&params[..], |r| r.get(0))?;
+
+    let page = filter.page.unwrap_or(PageRequest { page: 1, page_size: 20 });
+    let sql = format!(
+        "SELECT s.uuid, s.external_id, st.external_id, s.is_anomaly, s.anomaly_score, s.anomaly_count, s.status,
+                s.created_at, s.analyzed_at
+         {from} ORDER BY s.started_at DESC, s.id DESC LIMIT {} OFFSET {}",
+        page.page_size,
+        page.offset()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(&params[..])?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        let uuid: String = row.get(0)?;
+        let status: String = row.get(6)?;
+        items.push(SessionListRow {
+            uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::Database(e.to_string()))?,
+            external_id: row.get(1)?,
+            station_external_id: row.get(2)?,
+            is_anomaly: row.get(3)?,
+            anomaly_score: row.get(4)?,
+            anomaly_count: row.get(5)?,
+            status: SessionStatus::parse(&status).unwrap_or(SessionStatus::Failed),
+            created_at: row.get(7)?,
+            last_analyzed_at: row.get(8)?,
+        });
+    }
+    Ok(Page { items, total: total as u64, page: page.page, page_size: page.page_size })
+}
+

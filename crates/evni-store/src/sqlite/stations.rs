@@ -1,0 +1,259 @@
+//! Stations and the aggregates kept on write (the reference's
+//! "materialised views"): per station, per connector, per category.
+
+use std::collections::BTreeMap;
+
+use evni_domain::AnomalyCategory;
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use super::codec;
+use crate::model::*;
+use crate::StoreError;
+
+/// What one session adds to the aggregates of its station.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Contribution {
+    pub station_id: i64,
+    pub connector_id: Option<String>,
+    pub anomalous: bool,
+    pub categories: Vec<AnomalyCategory>,
+    pub score: Option<f64>,
+}
+
+/// The station's row id, creating the station on first sight.
+pub(super) fn ensure(conn: &Connection, tenant: TenantId, external_id: &str, now: i64) -> Result<i64, StoreError> {
+    let tenant = tenant.to_string();
+    let found = conn
+        .prepare_cached("SELECT id FROM stations WHERE tenant_id = ?1 AND external_id = ?2")?
+        .query_row(params![tenant, external_id], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    conn.prepare_cached("INSERT INTO stations (uuid, tenant_id, external_id, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![Uuid::now_v7().to_string(), tenant, external_id, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Moves the aggregates from `old` (none for a new session) to `new`.
+pub(super) fn apply_change(
+    conn: &Connection,
+    old: Option<&Contribution>,
+    new: &Contribution,
+    analyzed_at: Option<i64>,
+) -> Result<(), StoreError> {
+    if old != Some(new) {
+        if let Some(old) = old {
+            add(conn, old, -1)?;
+        }
+        add(conn, new, 1)?;
+    }
+    if new.anomalous {
+        if let Some(at) = analyzed_at {
+            conn.prepare_cached(
+                "UPDATE stations SET last_anomaly_at = MAX(COALESCE(last_anomaly_at, ?2), ?2) WHERE id = ?1",
+            )?
+            .execute(params![new.station_id, at])?;
+        }
+    }
+    // A maximum cannot be maintained by deltas when a score goes down; the
+    // (station_id, anomaly_score) index makes recomputing it one seek.
+    let mut touched = vec![new.station_id];
+    if let Some(old) = old.filter(|o| o.station_id != new.station_id) {
+        touched.push(old.station_id);
+    }
+    if old.map(|o| (o.station_id, o.score)) != Some((new.station_id, new.score)) {
+        let mut recompute = conn.prepare_cached(
+            "UPDATE stations SET max_anomaly_score =
+                (SELECT MAX(anomaly_score) FROM sessions WHERE station_id = ?1) WHERE id = ?1",
+        )?;
+        for station in touched {
+            recompute.execute([station])?;
+        }
+    }
+    Ok(())
+}
+
+fn add(conn: &Connection, c: &Contribution, sign: i64) -> Result<(), StoreError> {
+    let anomalous = i64::from(c.anomalous) * sign;
+    conn.prepare_cached(
+        "UPDATE stations SET total_sessions = total_sessions + ?2, anomalous_sessions = anomalous_sessions + ?3
+         WHERE id = ?1",
+    )?
+    .execute(params![c.station_id, sign, anomalous])?;
+    let Some(connector) = &c.connector_id else { return Ok(()) };
+    conn.prepare_cached(
+        "INSERT INTO connector_stats (station_id, connector_id, total_sessions, anomalous_sessions)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (station_id, connector_id) DO UPDATE SET
+            total_sessions = total_sessions + excluded.total_sessions,
+            anomalous_sessions = anomalous_sessions + excluded.anomalous_sessions",
+    )?
+    .execute(params![c.station_id, connector, sign, anomalous])?;
+    let mut category_stmt = conn.prepare_cached(
+        "INSERT INTO connector_category_stats (station_id, connector_id, category, sessions)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (station_id, connector_id, category) DO UPDATE SET sessions = sessions + excluded.sessions",
+    )?;
+    for category in &c.categories {
+        category_stmt.execute(params![c.station_id, connector, category.as_str(), sign])?;
+    }
+    Ok(())
+}
+
+const STATION_COLUMNS: &str =
+    "id, uuid, external_id, total_sessions, anomalous_sessions, max_anomaly_score, last_anomaly_at, metadata";
+
+fn station_from_row(row: &rusqlite::Row<'_>) -> Result<(i64, StationRow), StoreError> {
+    let uuid: String = row.get(1)?;
+    Ok((
+        row.get(0)?,
+        StationRow {
+            uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::Database(e.to_string()))?,
+            external_id: row.get(2)?,
+            total_sessions: row.get::<_, i64>(3)?.max(0) as u64,
+            anomalous_sessions: row.get::<_, i64>(4)?.max(0) as u64,
+            max_anomaly_score: row.get(5)?,
+            last_anomaly_at: row.get(6)?,
+            metadata: codec::parse_json(row.get(7)?)?,
+        },
+    ))
+}
+
+/// A station by the client's id, or else by the internal UUID.
+pub(super) fn find(conn: &Connection, tenant: TenantId, id: &str) -> Result<(i64, StationRow), StoreError> {
+    let tenant = tenant.to_string();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {STATION_COLUMNS} FROM stations WHERE tenant_id = ?1 AND external_id = ?2
+         UNION ALL
+         SELECT {STATION_COLUMNS} FROM stations WHERE tenant_id = ?1 AND uuid = ?3
+         LIMIT 1"
+    ))?;
+    let mut rows = stmt.query(params![tenant, id, id.to_ascii_lowercase()])?;
+    match rows.next()? {
+        Some(row) => station_from_row(row),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+pub(super) fn list(conn: &Connection, tenant: TenantId, page: PageRequest) -> Result<Page<StationRow>, StoreError> {
+    let tenant = tenant.to_string();
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM stations WHERE tenant_id = ?1")?
+        .query_row([&tenant], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {STATION_COLUMNS} FROM stations WHERE tenant_id = ?1
+         ORDER BY anomalous_sessions DESC, external_id LIMIT ?2 OFFSET ?3"
+    ))?;
+    let mut rows = stmt.query(params![tenant, page.page_size, page.offset() as i64])?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        items.push(station_from_row(row)?.1);
+    }
+    Ok(Page { items, total: total as u64, page: page.page, page_size: page.page_size })
+}
+
+pub(super) fn connectors(conn: &Connection, station_id: i64) -> Result<Vec<ConnectorRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT connector_id, total_sessions, anomalous_sessions FROM connector_stats
+         WHERE station_id = ?1 AND total_sessions > 0 ORDER BY connector_id",
+    )?;
+    let mut rows = stmt.query([station_id])?;
+    let mut connectors = Vec::new();
+    while let Some(row) = rows.next()? {
+        connectors.push(ConnectorRow {
+            connector_id: row.get(0)?,
+            total_sessions: row.get::<_, i64>(1)?.max(0) as u64,
+            anomalous_sessions: row.get::<_, i64>(2)?.max(0) as u64,
+            categories: BTreeMap::new(),
+        });
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT connector_id, category, sessions FROM connector_category_stats
+         WHERE station_id = ?1 AND sessions > 0",
+    )?;
+    let mut rows = stmt.query([station_id])?;
+    while let Some(row) = rows.next()? {
+        let connector: String = row.get(0)?;
+        if let Some(c) = connectors.iter_mut().find(|c| c.connector_id == connector) {
+            c.categories.insert(row.get(1)?, row.get::<_, i64>(2)? as u64);
+        }
+    }
+    Ok(connectors)
+}
+
+/// Creates the station if needed and merges `patch` into its metadata.
+pub(super) fn patch_metadata(
+    conn: &Connection,
+    tenant: TenantId,
+    id: &str,
+    patch: &serde_json::Map<String, serde_json::Value>,
+    now: i64,
+) -> Result<StationRow, StoreError> {
+    let (station_id, current) = match find(conn, tenant, id) {
+        Ok(found) => found,
+        Err(StoreError::NotFound) => {
+            let station_id = ensure(conn, tenant, id, now)?;
+            let row = find(conn, tenant, id)?.1;
+            (station_id, row)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut metadata = match current.metadata {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    merge_patch(&mut metadata, patch);
+    conn.prepare_cached("UPDATE stations SET metadata = ?2 WHERE id = ?1")?
+        .execute(params![station_id, serde_json::to_string(&metadata)?])?;
+    Ok(find(conn, tenant, id)?.1)
+}
+
+/// RFC 7396 JSON merge patch of an object.
+fn merge_patch(target: &mut serde_json::Map<String, serde_json::Value>, patch: &serde_json::Map<String, serde_json::Value>) {
+    for (key, value) in patch {
+        match value {
+            serde_json::Value::Null => {
+                target.remove(key);
+            }
+            serde_json::Value::Object(inner) => {
+                let entry = target.entry(key.clone()).or_insert_with(|| serde_json::json!({}));
+                if !entry.is_object() {
+                    *entry = serde_json::json!({});
+                }
+                if let serde_json::Value::Object(map) = entry {
+                    merge_patch(map, inner);
+                }
+            }
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+pub(super) fn metadata(conn: &Connection, tenant: TenantId, external_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    let text: Option<Option<String>> = conn
+        .prepare_cached("SELECT metadata FROM stations WHERE tenant_id = ?1 AND external_id = ?2")?
+        .query_row(params![tenant.to_string(), external_id], |r| r.get(0))
+        .optional()?;
+    codec::parse_json(text.flatten())
+}
+
+pub(super) fn statistics(conn: &Connection, tenant: TenantId) -> Result<Statistics, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(total_sessions), 0), COALESCE(SUM(anomalous_sessions), 0), COUNT(*),
+                    COALESCE(SUM(anomalous_sessions > 0), 0)
+             FROM stations WHERE tenant_id = ?1",
+        )?
+        .query_row([tenant.to_string()], |r| {
+            Ok(Statistics {
+                total_sessions: r.get::<_, i64>(0)?.max(0) as u64,
+                anomalous_sessions: r.get::<_, i64>(1)?.max(0) as u64,
+                total_stations: r.get::<_, i64>(2)?.max(0) as u64,
+                stations_with_anomalies: r.get::<_, i64>(3)?.max(0) as u64,
+            })
+        })?)
+}

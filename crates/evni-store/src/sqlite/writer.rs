@@ -1,0 +1,118 @@
+//! Group commit: one thread owns the write connection, takes every write
+//! waiting in its queue, runs each in its own savepoint inside one
+//! transaction and answers all of them once the commit is durable.
+
+use std::any::Any;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+
+type Output = Box<dyn Any + Send>;
+type Work = Box<dyn FnOnce(&Connection) -> Result<Output, StoreError> + Send>;
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Output, StoreError>>,
+}
+
+/// Writes waiting beyond this answer `Unavailable` instead of queueing
+/// without bound.
+const QUEUE_CAPACITY: usize = 65_536;
+
+pub(super) struct Writer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    pub(super) fn start(conn: Connection, max_batch: usize) -> Result<Self, StoreError> {
+        let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
+        std::thread::Builder::new()
+            .name("evni-sqlite-writer".into())
+            .spawn(move || run(conn, jobs, max_batch.max(1)))
+            .map_err(|e| StoreError::Database(format!("cannot start writer thread: {e}")))?;
+        Ok(Self { queue })
+    }
+
+    /// Runs `work` in the next group commit and returns its result once the
+    /// transaction holding it is committed. If `work` fails, nothing it did
+    /// is kept.
+    pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let work: Work = Box::new(move |conn| work(conn).map(|t| Box::new(t) as Output));
+        self.queue.try_send(Job { work, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Unavailable("write queue is full".into()),
+            mpsc::error::TrySendError::Closed(_) => StoreError::Unavailable("store is shutting down".into()),
+        })?;
+        let output = answer
+            .await
+            .map_err(|_| StoreError::Unavailable("writer stopped before answering".into()))??;
+        Ok(*output.downcast::<T>().expect("writer returns the type it was given"))
+    }
+}
+
+fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, &mut batch);
+    }
+    tracing::debug!("sqlite writer stopped");
+}
+
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        fail_all(batch, &e);
+        return;
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        replies.push(job.reply);
+        results.push(run_in_savepoint(conn, job.work));
+    }
+    if let Err(e) = exec(conn, "COMMIT") {
+        tracing::error!(error = %e, writes = replies.len(), "group commit failed");
+        let _ = exec(conn, "ROLLBACK");
+        for reply in replies {
+            let _ = reply.send(Err(StoreError::Database(format!("commit failed: {e}"))));
+        }
+        return;
+    }
+    for (reply, result) in replies.into_iter().zip(results) {
+        // A client that went away still had its write committed.
+        let _ = reply.send(result);
+    }
+}
+
+fn run_in_savepoint(conn: &Connection, work: Work) -> Result<Output, StoreError> {
+    exec(conn, "SAVEPOINT write")?;
+    let result = work(conn);
+    let closing = if result.is_ok() { "RELEASE write" } else { "ROLLBACK TO write; RELEASE write" };
+    if let Err(e) = conn.execute_batch(closing) {
+        return Err(e.into());
+    }
+    result
+}
+
+fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+fn fail_all(batch: &mut Vec<Job>, error: &StoreError) {
+    for job in batch.drain(..) {
+        let _ = job.reply.send(Err(StoreError::Database(error.to_string())));
+    }
+}
