@@ -1,1 +1,215 @@
-//! placeholder
+//! The session engine: applies create / replace / append commands to a
+//! session, re-analyses it and writes the result durably.
+//!
+//! Live sessions are kept hot in memory so an append costs one merge, one
+//! analysis and one grouped commit instead of re-reading every reading. The
+//! database stays the source of truth: every write carries the version the
+//! hot copy was built from, and a stale copy (another API process wrote the
+//! session) is reloaded and the command applied again.
+
+mod command;
+mod context;
+mod error;
+mod hot;
+mod merge;
+mod tenants;
+mod verdict;
+
+use std::sync::Arc;
+
+use evni_domain::{ExternalId, Reading};
+use evni_store::{
+    InferenceRecord, ReadingsChange, SessionHeader, SessionWrite, Store, StoreError, StoredSession, Tenant,
+};
+
+pub use command::{Command, NewSession};
+pub use error::EngineError;
+use hot::HotSessions;
+pub use tenants::TenantCache;
+
+/// Attempts at a command when other processes keep winning the version race.
+const MAX_ATTEMPTS: usize = 5;
+/// Sessions with more readings than this are analysed on the blocking pool.
+const INLINE_ANALYSIS_READINGS: usize = 5_000;
+/// Name recorded with each rule-based analysis in the inference history.
+pub const RULES_MODEL: &str = "rules-1";
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Readings kept in memory across all hot sessions.
+    pub hot_readings: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { hot_readings: 4_000_000 }
+    }
+}
+
+/// The state of a session after a command, for the response.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub header: SessionHeader,
+    pub verdict: evni_store::Verdict,
+    pub version: i64,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    hot: HotSessions,
+    stations: context::StationContexts,
+    pub tenants: TenantCache,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
+        Self {
+            hot: HotSessions::new(config.hot_readings),
+            stations: context::StationContexts::default(),
+            tenants: TenantCache::new(store.clone()),
+            store,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Station metadata changed: analyses pick up the new rated power.
+    pub fn station_changed(&self) {
+        self.stations.invalidate();
+    }
+
+    /// Applies `command` to the session `external_id` of `tenant`.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.name, session = %external_id))]
+    pub async fn apply(
+        &self,
+        tenant: &Tenant,
+        external_id: &ExternalId,
+        command: Command,
+    ) -> Result<SessionState, EngineError> {
+        let slot = self.hot.slot(tenant.id, external_id.as_str());
+        let mut hot = slot.lock().await;
+        for _ in 0..MAX_ATTEMPTS {
+            if hot.is_none() {
+                *hot = self.store.load_session(tenant.id, external_id.as_str()).await?;
+            }
+            let Some(Plan { write, merged }) = self.plan(tenant, external_id, hot.as_ref(), &command).await? else {
+                let current = hot.as_ref().expect("a no-op needs an existing session");
+                return Ok(state_of(current));
+            };
+            match self.store.write_session(write.clone()).await {
+                Ok(outcome) => {
+                    let session = StoredSession {
+                        header: write.header,
+                        version: outcome.version,
+                        readings: merged,
+                        verdict: write.verdict,
+                    };
+                    let state = state_of(&session);
+                    self.hot.reweigh(&slot, session.readings.len(), tenant.id, external_id.as_str());
+                    *hot = Some(session);
+                    return Ok(state);
+                }
+                Err(StoreError::Conflict(reason)) => {
+                    tracing::debug!(%reason, "stale hot session, reloading");
+                    *hot = None;
+                }
+                Err(e) => {
+                    // The outcome is unknown: the next command reloads.
+                    *hot = None;
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(EngineError::Conflict("the session is being changed concurrently; retry".into()))
+    }
+
+    /// Builds the write for `command` on top of `current`, with the merged
+    /// readings; `None` when the command changes nothing.
+    async fn plan(
+        &self,
+        tenant: &Tenant,
+        external_id: &ExternalId,
+        current: Option<&StoredSession>,
+        command: &Command,
+    ) -> Result<Option<Plan>, EngineError> {
+        let now = chrono::Utc::now().timestamp_micros();
+        let (header, merged, change) = match (command, current) {
+            (Command::Append { readings, metadata: None }, Some(_)) if readings.is_empty() => return Ok(None),
+            (Command::Create(new), current) => {
+                let header = new.header(external_id, current.map(|c| &c.header), now);
+                let (merged, changed) = merge::merge(current.map_or(&[][..], |c| &c.readings), &new.readings);
+                (header, merged, ReadingsChange::Upsert(changed))
+            }
+            (Command::Replace { readings, metadata }, Some(current)) => {
+                let mut header = current.header.clone();
+                if let Some(metadata) = metadata {
+                    header.metadata = Some(metadata.clone());
+                }
+                let merged = merge::normalize(readings);
+                (header, merged.clone(), ReadingsChange::Replace(merged))
+            }
+            (Command::Append { readings, metadata }, Some(current)) => {
+                let mut header = current.header.clone();
+                if let Some(metadata) = metadata {
+                    header.metadata = Some(metadata.clone());
+                }
+                let (merged, changed) = merge::merge(&current.readings, readings);
+                (header, merged, ReadingsChange::Upsert(changed))
+            }
+            (Command::Replace { .. } | Command::Append { .. }, None) => return Err(EngineError::NotFound),
+        };
+
+        let context = self.stations.context(self.store.as_ref(), tenant.id, &header).await?;
+        let (outcome, merged) = analyze(merged, context).await;
+        let verdict = verdict::from_outcome(&outcome, &tenant.settings, now);
+        let inference = match &outcome {
+            evni_analysis::Outcome::Pending => None,
+            evni_analysis::Outcome::Analyzed(a) => {
+                Some(InferenceRecord { model: RULES_MODEL.into(), readings_analyzed: a.readings_analyzed })
+            }
+            evni_analysis::Outcome::Failed { .. } => {
+                Some(InferenceRecord { model: RULES_MODEL.into(), readings_analyzed: merged.len() })
+            }
+        };
+        let write = SessionWrite {
+            tenant: tenant.id,
+            header,
+            expected_version: current.map(|c| c.version),
+            readings: change,
+            reading_count: merged.len(),
+            started_at: merged.first().map(|r| r.ts),
+            verdict,
+            inference,
+        };
+        Ok(Some(Plan { write, merged }))
+    }
+}
+
+/// A write ready for the store, with the readings the session will hold.
+struct Plan {
+    write: SessionWrite,
+    merged: Vec<Reading>,
+}
+
+/// Runs the analysis, off the async runtime for large sessions.
+async fn analyze(
+    readings: Vec<Reading>,
+    context: evni_analysis::SessionContext,
+) -> (evni_analysis::Outcome, Vec<Reading>) {
+    if readings.len() <= INLINE_ANALYSIS_READINGS {
+        let outcome = evni_analysis::analyze(&readings, &context);
+        return (outcome, readings);
+    }
+    tokio::task::spawn_blocking(move || {
+        let outcome = evni_analysis::analyze(&readings, &context);
+        (outcome, readings)
+    })
+    .await
+    .expect("analysis does not panic")
+}
+
+fn state_of(session: &StoredSession) -> SessionState {
+    SessionState { header: session.header.clone(), verdict: session.verdict.clone(), version: session.version }
+}
