@@ -29,7 +29,9 @@ pub enum SessionKind {
 impl SessionKind {
     /// Every kind the simulator produces: clean, then the nine faults.
     pub fn all() -> Vec<SessionKind> {
-        std::iter::once(SessionKind::Clean).chain(FAULT_CATEGORIES.map(SessionKind::Fault)).collect()
+        std::iter::once(SessionKind::Clean)
+            .chain(FAULT_CATEGORIES.map(SessionKind::Fault))
+            .collect()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -44,7 +46,9 @@ impl SessionKind {
         if text.eq_ignore_ascii_case("clean") {
             return Some(SessionKind::Clean);
         }
-        AnomalyCategory::parse(text).filter(|c| FAULT_CATEGORIES.contains(c)).map(SessionKind::Fault)
+        AnomalyCategory::parse(text)
+            .filter(|c| FAULT_CATEGORIES.contains(c))
+            .map(SessionKind::Fault)
     }
 }
 
@@ -91,7 +95,10 @@ impl Default for SimConfig {
             kinds: None,
             // In the past of any plausible server clock: the API refuses
             // readings more than 24 h in the future.
-            start: Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).single().unwrap_or_default(),
+            start: Utc
+                .with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
             span_days: 120,
             id_prefix: "SIM".to_string(),
         }
@@ -100,7 +107,11 @@ impl Default for SimConfig {
 
 impl SimConfig {
     pub fn new(sessions: usize, seed: u64) -> Self {
-        SimConfig { sessions, seed, ..SimConfig::default() }
+        SimConfig {
+            sessions,
+            seed,
+            ..SimConfig::default()
+        }
     }
 
     /// Draws the kind of one session from the configured weights.

@@ -145,7 +145,12 @@ impl ChargePlan {
                 return kw;
             }
         }
-        let limit = self.limits.iter().filter(|(span, _)| span.contains(t)).map(|(_, f)| *f).fold(1.0, f64::min);
+        let limit = self
+            .limits
+            .iter()
+            .filter(|(span, _)| span.contains(t))
+            .map(|(_, f)| *f)
+            .fold(1.0, f64::min);
         (self.charger_kw * limit).min(self.vehicle.acceptance_kw(soc))
     }
 
@@ -166,7 +171,11 @@ impl ChargePlan {
             if complete_s.is_none() && soc >= self.soc_target {
                 complete_s = Some(t);
             }
-            points.push(Point { energy_kwh: energy, power_kw: power, soc });
+            points.push(Point {
+                energy_kwh: energy,
+                power_kw: power,
+                soc,
+            });
             let kwh = power * STEP_S as f64 / 3600.0;
             energy += kwh;
             soc = (soc + kwh * self.vehicle.efficiency / self.vehicle.capacity_kwh * 100.0).min(100.0);

@@ -65,7 +65,12 @@ pub(crate) fn read(
             } else {
                 0.0
             };
-            Row { ts, energy_kwh: register_kwh + p.energy_kwh, power_kw, soc: p.soc }
+            Row {
+                ts,
+                energy_kwh: register_kwh + p.energy_kwh,
+                power_kw,
+                soc: p.soc,
+            }
         })
         .collect()
 }

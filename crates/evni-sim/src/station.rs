@@ -12,7 +12,9 @@ use crate::session::rng_for;
 /// Streams at or above this value seed stations; below it, sessions.
 const STATION_STREAM: u64 = 1 << 62;
 
-const AREAS: [&str; 8] = ["NL-AMS", "NL-UTR", "DE-BER", "DE-MUC", "BE-BRU", "FR-PAR", "PL-WAW", "SE-STO"];
+const AREAS: [&str; 8] = [
+    "NL-AMS", "NL-UTR", "DE-BER", "DE-MUC", "BE-BRU", "FR-PAR", "PL-WAW", "SE-STO",
+];
 const OPERATORS: [&str; 5] = ["VoltNet", "ChargeHub", "CityPlug", "FastLane", "GridPoint"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,7 +92,11 @@ fn station(config: &SimConfig, index: usize) -> StationSpec {
         _ => (CurrentType::DC, *pick(&mut rng, &[300.0, 350.0]), 0),
     };
     let dc = current_type == CurrentType::DC;
-    let connectors = if dc { rng.random_range(1..=4) } else { rng.random_range(1..=2) };
+    let connectors = if dc {
+        rng.random_range(1..=4)
+    } else {
+        rng.random_range(1..=2)
+    };
     let area = pick(&mut rng, &AREAS);
     let operator = pick(&mut rng, &OPERATORS).to_string();
     let id = format!("CP-{area}-{:04}", index + 1);
@@ -111,8 +117,14 @@ fn station(config: &SimConfig, index: usize) -> StationSpec {
         load_management: rng.random_bool(if dc { 0.25 } else { 0.4 }),
         utc_offset_min: rng.random_bool(0.1).then(|| *pick(&mut rng, &[60, 120])),
     };
-    let register_base_kwh = (0..connectors).map(|_| rng.random_range(50.0..90_000.0)).collect();
-    let register_kwh_per_day = if dc { rng.random_range(40.0..400.0) } else { rng.random_range(5.0..60.0) };
+    let register_base_kwh = (0..connectors)
+        .map(|_| rng.random_range(50.0..90_000.0))
+        .collect();
+    let register_kwh_per_day = if dc {
+        rng.random_range(40.0..400.0)
+    } else {
+        rng.random_range(5.0..60.0)
+    };
     StationSpec {
         id,
         current_type,
