@@ -1,1 +1,54 @@
-//! placeholder
+//! The HTTP API of evni (../shared/spec/api-reference.txt).
+
+mod auth;
+mod dto;
+mod error;
+mod json;
+mod openapi;
+mod query;
+mod requests;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use evni_engine::Engine;
+
+pub use auth::{JwtKeys, Scope};
+pub use error::ApiError;
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_meter_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_body_bytes: 16 * 1024 * 1024, max_meter_values: 50_000 }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub keys: Arc<JwtKeys>,
+    pub limits: Limits,
+}
+
+/// The whole API as an axum router.
+pub fn router(state: AppState) -> Router {
+    routes::router().with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}

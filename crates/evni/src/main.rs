@@ -1,1 +1,117 @@
-fn main() {}
+//! The `evni` command line: a thin layer over the library.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use evni::{App, Config};
+use evni_api::Scope;
+
+#[derive(Parser)]
+#[command(name = "evni", version, about = "EV Network Intelligence: anomaly verdicts for OCPP charging sessions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API (EVNI_LISTEN, default 127.0.0.1:8080) on the database in EVNI_DATA_DIR.
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints an admin token as the last line.
+    Create { name: String },
+    /// List tenants.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token for a tenant; prints it as the last line.
+    Issue {
+        #[arg(long)]
+        tenant: String,
+        /// read, write or admin (each includes the ones before).
+        #[arg(long, default_value = "write", value_parser = parse_scope)]
+        scope: Scope,
+        /// Lifetime, e.g. 30d, 12h, 1y.
+        #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text).ok_or_else(|| format!("'{text}' is not a scope: read, write or admin"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load()?;
+    init_tracing(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli, config))
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => {
+            let app = evni::build(&config)?;
+            let listener = tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "evni is listening");
+            app.run(listener, evni::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            evni::open_store(&config)?;
+            println!("database in {} is up to date", config.data_dir.display());
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::Create { name } } => {
+            let app = evni::build(&config)?;
+            let (tenant, token) = app.create_tenant(&name).await?;
+            println!("created tenant '{}' ({}); its admin token:", tenant.name, tenant.id);
+            println!("{token}");
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::List } => {
+            let app = evni::build(&config)?;
+            for tenant in app.store().list_tenants().await? {
+                println!("{}\t{}", tenant.id, tenant.name);
+            }
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Issue { tenant, scope, ttl } } => {
+            let app: App = evni::build(&config)?;
+            let tenant = app
+                .store()
+                .tenant_by_name(&tenant)
+                .await
+                .with_context(|| format!("no tenant named '{tenant}'"))?;
+            println!("{}", app.issue_token(&tenant, scope, ttl)?);
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr so that stdout carries only command output (tokens).
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

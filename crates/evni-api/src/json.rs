@@ -1,0 +1,89 @@
+//! Request bodies: content type, size limit and parsing with field paths.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// A JSON request body that passed the content-type and size checks. Parse
+/// it with [`JsonBody::parse`], which may borrow from it.
+pub struct JsonBody(pub Bytes);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.limits.max_body_bytes;
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !is_json(content_type) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected Content-Type: application/json, got '{content_type}'"
+            )));
+        }
+        let too_large = || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+                too_large()
+            } else {
+                ApiError::MalformedJson(format!("could not read the request body: {e}"))
+            }
+        })?;
+        Ok(JsonBody(bytes))
+    }
+}
+
+impl JsonBody {
+    /// Parses the body: broken JSON is a 400, JSON of the wrong shape a 422
+    /// naming the field path.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ApiError> {
+        parse_json(&self.0)
+    }
+}
+
+pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::validation(path_or_body(&path), strip_position(&inner)),
+            _ => ApiError::MalformedJson(format!("malformed JSON: {inner}")),
+        }
+    })?;
+    deserializer.end().map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+fn path_or_body(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        "body".into()
+    } else {
+        path.to_string()
+    }
+}
+
+/// serde_json appends "at line 1 column 42", which means nothing next to a
+/// field path.
+fn strip_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}

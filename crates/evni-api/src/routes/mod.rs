@@ -1,0 +1,38 @@
+//! Routes of the API.
+
+pub mod meta;
+pub mod sessions;
+pub mod stations;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions", get(sessions::list).post(sessions::create))
+        .route(
+            "/v1/sessions/{session_id}",
+            get(sessions::detail).put(sessions::replace).patch(sessions::append),
+        )
+        .route("/v1/stations", get(stations::list))
+        .route("/v1/stations/{charging_station_id}", get(stations::detail).patch(stations::patch))
+        .route("/v1/stations/{charging_station_id}/connectors", get(stations::connectors))
+        .route("/v1/statistics", get(stations::statistics))
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/openapi.json", get(meta::openapi))
+        .route("/llms.txt", get(meta::llms_txt))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

@@ -1,0 +1,137 @@
+//! One typed configuration: defaults, then an optional TOML file
+//! (`EVNI_CONFIG`), then `EVNI_*` environment variables. Validated at start.
+//! Every option is documented in `evni.example.toml`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: String,
+    /// Directory for the embedded database and the token signing key.
+    pub data_dir: PathBuf,
+    /// HS256 secret for bearer tokens; generated into the data dir if unset.
+    pub jwt_secret: Option<String>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Most meter values in one request.
+    pub max_meter_values: usize,
+    /// `full` (fsync every commit, default) or `normal`.
+    pub durability: String,
+    /// Readings kept in memory across hot sessions.
+    pub hot_readings: u64,
+    /// Log filter, e.g. `info` or `evni=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./evni-data"),
+            jwt_secret: None,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_meter_values: 50_000,
+            durability: "full".into(),
+            hot_readings: 4_000_000,
+            log: "info".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_meter_values", &self.max_meter_values)
+            .field("durability", &self.durability)
+            .field("hot_readings", &self.hot_readings)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Defaults, then the file named by `EVNI_CONFIG`, then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        Self::from_sources(std::env::var("EVNI_CONFIG").ok().map(PathBuf::from), |k| std::env::var(k).ok())
+    }
+
+    pub fn from_sources(file: Option<PathBuf>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("EVNI_LISTEN") {
+            config.listen = v;
+        }
+        if let Some(v) = env("EVNI_DATA_DIR") {
+            config.data_dir = v.into();
+        }
+        if let Some(v) = env("EVNI_JWT_SECRET") {
+            config.jwt_secret = Some(v);
+        }
+        if let Some(v) = env("EVNI_MAX_BODY_BYTES") {
+            config.max_body_bytes = v.parse().context("EVNI_MAX_BODY_BYTES must be a number of bytes")?;
+        }
+        if let Some(v) = env("EVNI_MAX_METER_VALUES") {
+            config.max_meter_values = v.parse().context("EVNI_MAX_METER_VALUES must be a number")?;
+        }
+        if let Some(v) = env("EVNI_DURABILITY") {
+            config.durability = v;
+        }
+        if let Some(v) = env("EVNI_HOT_READINGS") {
+            config.hot_readings = v.parse().context("EVNI_HOT_READINGS must be a number")?;
+        }
+        if let Some(v) = env("EVNI_LOG") {
+            config.log = v;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen.parse::<std::net::SocketAddr>().with_context(|| format!("listen '{}' is not host:port", self.listen))?;
+        if !matches!(self.durability.as_str(), "full" | "normal") {
+            bail!("durability must be 'full' or 'normal', not '{}'", self.durability);
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if self.max_meter_values == 0 {
+            bail!("max_meter_values must be at least 1");
+        }
+        if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            bail!("EVNI_JWT_SECRET must be at least 32 characters");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults_and_is_validated() {
+        let config = Config::from_sources(None, |k| (k == "EVNI_LISTEN").then(|| "0.0.0.0:9000".into())).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000");
+        assert!(Config::from_sources(None, |k| (k == "EVNI_DURABILITY").then(|| "sometimes".into())).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_the_secret() {
+        let config = Config { jwt_secret: Some("s".repeat(40)), ..Config::default() };
+        assert!(!format!("{config:?}").contains("sss"));
+    }
+}
