@@ -238,6 +238,9 @@ fn unplug_time(
     earliest_s: i64,
 ) -> Option<i64> {
     let earliest_s = earliest_s.max(plan.delay_s + 30 * MINUTE).max(MIN_DURATION_S);
+    if earliest_s > MAX_DURATION_S {
+        return None;
+    }
     let Some(complete_s) = complete_s else {
         // Still charging after 12 h: the driver leaves first.
         return Some(rng.random_range(earliest_s.max(6 * HOUR)..=MAX_DURATION_S));

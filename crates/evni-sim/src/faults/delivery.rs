@@ -119,6 +119,11 @@ pub(crate) fn label_delivery_fault(
         // The whole window.
         DeliveryFault::Zero => (Cat::ZeroSession, 0),
     };
+    // Charging must show in whole buckets before a pit or a stop: a fault
+    // starting in the window's first bucket has no "before" to compare with.
+    if category != Cat::ZeroSession && start_unit == 0 {
+        return None;
+    }
     Some(Label {
         category,
         start_unit,
