@@ -76,7 +76,7 @@ pub struct SimConfig {
     /// Share of sessions carrying a fault, spread evenly over the allowed
     /// fault kinds.
     pub fault_share: f64,
-    /// Restricts the output to these kinds; `None` allows all.
+    /// Restricts the output to these kinds; `None` (or an empty list) allows all.
     pub kinds: Option<Vec<SessionKind>>,
     /// Sessions start between `start` and `start + span_days`.
     pub start: DateTime<Utc>,
@@ -116,7 +116,11 @@ impl SimConfig {
 
     /// Draws the kind of one session from the configured weights.
     pub(crate) fn pick_kind(&self, rng: &mut impl Rng) -> SessionKind {
-        let allowed = self.kinds.clone().unwrap_or_else(SessionKind::all);
+        let allowed = self
+            .kinds
+            .clone()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(SessionKind::all);
         let fault_share = self.fault_share.clamp(0.0, 1.0);
         let weight = |kind: &SessionKind| match kind {
             SessionKind::Clean => 1.0 - fault_share,
