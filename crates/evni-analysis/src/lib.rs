@@ -2,7 +2,16 @@
 //! bucket series, run the detectors and derive the verdict. Pure functions,
 //! no I/O, so the API, the worker, `evni eval` and benchmarks share them.
 
-use evni_domain::{Anomaly, Micros, Reading};
+pub mod eval;
+pub mod rules;
+mod score;
+pub mod series;
+mod verdict;
+pub mod window;
+
+use evni_domain::{Anomaly, Measurand, Micros, Reading};
+
+use crate::series::Series;
 
 /// Analysis runs once a session holds this many meter values.
 pub const MIN_READINGS: usize = 3;
@@ -38,12 +47,50 @@ pub enum Outcome {
     Pending,
     Analyzed(Analysis),
     /// The data could not be analysed; the reason is shown to the client.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// Analyses a session. `readings` must be sorted by timestamp (ties in any
 /// order) and hold at most one reading per [`evni_domain::ReadingKey`].
 pub fn analyze(readings: &[Reading], context: &SessionContext) -> Outcome {
-    let _ = (readings, context);
-    Outcome::Pending
+    if readings.len() < MIN_READINGS {
+        return Outcome::Pending;
+    }
+    let window = window::window(readings);
+    let series = Series::build(window, context);
+    if !series.has_usable_signal() {
+        return Outcome::Failed {
+            reason: unusable_reason(window),
+        };
+    }
+    let mut anomalies = Vec::new();
+    let mut closeness: f64 = 0.0;
+    for rule in &rules::ALL {
+        closeness = closeness.max(rule.detect(&series, context, &mut anomalies));
+    }
+    anomalies.sort_by_key(|a| (a.bucket_range.start_unit, a.bucket_range.end_unit, a.category));
+    let (anomaly_score, anomaly_confidence) = verdict::verdict(&series, &anomalies, closeness);
+    Outcome::Analyzed(Analysis {
+        anomalies,
+        anomaly_score,
+        anomaly_confidence,
+        sequence_length: series.sequence_length as u32,
+        window_start: series.t0,
+        readings_analyzed: window.len(),
+    })
+}
+
+/// Explains to the client why nothing could be analysed.
+fn unusable_reason(window: &[Reading]) -> String {
+    let mut present: Vec<Measurand> = window.iter().map(|r| r.measurand).collect();
+    present.sort();
+    present.dedup();
+    let names: Vec<&str> = present.iter().map(|m| m.as_str()).collect();
+    format!(
+        "no usable measurand: the last 6 h hold only {} readings; analysis needs \
+         Energy.Active.Import.Register, Power.Active.Import (or Current.Import with Voltage) or SoC",
+        names.join(", ")
+    )
 }

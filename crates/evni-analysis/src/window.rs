@@ -11,7 +11,9 @@ pub const WINDOW: Micros = BUCKETS as Micros * BUCKET;
 
 /// The readings with `ts >= latest - 6 h`. `readings` must be sorted by time.
 pub fn window(readings: &[Reading]) -> &[Reading] {
-    let Some(last) = readings.last() else { return readings };
+    let Some(last) = readings.last() else {
+        return readings;
+    };
     let start = readings.partition_point(|r| r.ts < last.ts - WINDOW);
     &readings[start..]
 }

@@ -2,7 +2,7 @@
 
 use evni_domain::{Location, Measurand, Micros, Phase, Reading, MICROS_PER_MINUTE};
 
-use super::{Bucket, Bounded, Event, FrozenRun, Gap, Instant, Register, Series, Soc};
+use super::{Bounded, Bucket, Event, FrozenRun, Gap, Instant, Register, Series, Soc};
 use crate::window::{bucket_of, BUCKETS};
 use crate::SessionContext;
 
@@ -14,6 +14,8 @@ pub const UNRATED_JUMP_KW: f64 = 400.0;
 pub const RATED_JUMP_FACTOR: f64 = 1.5;
 /// SoC falling by this many points between consecutive readings is a drop.
 pub const SOC_DROP_POINTS: f64 = 3.0;
+/// SoC rising this many points shows energy flowing (METER_STUCK).
+pub const SOC_RISE_POINTS: f64 = 3.0;
 /// Silences at least this long are kept as gap candidates.
 const GAP_CANDIDATE: Micros = 30 * MICROS_PER_MINUTE;
 /// Frozen register runs at least this long are kept for METER_STUCK.
@@ -32,7 +34,10 @@ struct StreamKey {
 
 impl StreamKey {
     fn of(r: &Reading) -> Self {
-        Self { location: r.location, phase: r.phase }
+        Self {
+            location: r.location,
+            phase: r.phase,
+        }
     }
 
     fn admits(slot: &mut Option<StreamKey>, r: &Reading) -> bool {
@@ -93,6 +98,7 @@ impl<'a> Series<'a> {
             buckets: [Bucket::default(); BUCKETS],
             timestamps: 0,
             median_interval: 0,
+            longest_interval: 0,
             gaps: Bounded::default(),
             frozen: Bounded::default(),
             register: Register::default(),
@@ -118,8 +124,12 @@ impl<'a> Series<'a> {
                 if let Some(p) = prev_ts {
                     let interval = r.ts - p;
                     intervals.push(interval);
+                    s.longest_interval = s.longest_interval.max(interval);
                     if interval >= GAP_CANDIDATE {
-                        s.gaps.push(Gap { from_ts: p, to_ts: r.ts });
+                        s.gaps.push(Gap {
+                            from_ts: p,
+                            to_ts: r.ts,
+                        });
                     }
                 }
                 s.flush_power(&mut power);
@@ -134,15 +144,11 @@ impl<'a> Series<'a> {
             bucket.last_ts = r.ts;
 
             match r.measurand {
-                Measurand::EnergyActiveImportRegister => {
-                    if StreamKey::admits(&mut register.key, r) {
-                        s.add_register(&mut register, r, b);
-                    }
+                Measurand::EnergyActiveImportRegister if StreamKey::admits(&mut register.key, r) => {
+                    s.add_register(&mut register, &soc, r, b);
                 }
-                Measurand::SoC => {
-                    if StreamKey::admits(&mut soc.key, r) {
-                        s.add_soc(&mut soc, r, b);
-                    }
+                Measurand::SoC if StreamKey::admits(&mut soc.key, r) => {
+                    s.add_soc(&mut soc, &mut register, r, b);
                 }
                 Measurand::PowerActiveImport | Measurand::CurrentImport | Measurand::Voltage => {
                     let location = *power.location.get_or_insert(r.location);
@@ -151,19 +157,15 @@ impl<'a> Series<'a> {
                         power.has_instant = true;
                     }
                 }
-                Measurand::PowerActiveExport => {
-                    if r.normalized() > EXPORT_NOISE {
+                Measurand::PowerActiveExport if r.normalized() > EXPORT_NOISE => {
+                    s.buckets[b].exporting = true;
+                }
+                Measurand::EnergyActiveExportRegister if StreamKey::admits(&mut export.key, r) => {
+                    let v = r.normalized();
+                    if export.prev.is_some_and(|p| v - p > EXPORT_NOISE) {
                         s.buckets[b].exporting = true;
                     }
-                }
-                Measurand::EnergyActiveExportRegister => {
-                    if StreamKey::admits(&mut export.key, r) {
-                        let v = r.normalized();
-                        if export.prev.is_some_and(|p| v - p > EXPORT_NOISE) {
-                            s.buckets[b].exporting = true;
-                        }
-                        export.prev = Some(v);
-                    }
+                    export.prev = Some(v);
                 }
                 _ => {}
             }
@@ -176,32 +178,41 @@ impl<'a> Series<'a> {
         s
     }
 
-    fn add_register(&mut self, st: &mut RegisterState, r: &Reading, b: usize) {
+    fn add_register(&mut self, st: &mut RegisterState, soc: &SocState, r: &Reading, b: usize) {
         let value = r.normalized();
         self.register.readings += 1;
         if let Some((prev_ts, prev)) = st.prev {
             let hours = (r.ts - prev_ts) as f64 / MICROS_PER_HOUR;
             let from_bucket = bucket_of(prev_ts - self.t0);
-            let event = |magnitude| Event { magnitude, from_ts: prev_ts, to_ts: r.ts, from_bucket, count: 1 };
+            let event = |magnitude| Event {
+                magnitude,
+                from_ts: prev_ts,
+                to_ts: r.ts,
+                from_bucket,
+                count: 1,
+            };
             let drop = prev - value;
             self.register.largest_drop_kwh = self.register.largest_drop_kwh.max(drop);
-            if drop > DECREASE_MIN_KWH {
+            // A hair of tolerance: Wh values divided into kWh are not exact.
+            if drop > DECREASE_MIN_KWH + 1e-9 {
                 event(drop).merge_into(&mut self.buckets[b].register_drop);
             }
-            // A recovery after a glitch down only counts above the previous
-            // high-water mark, so returning to the true value is no jump.
-            let base = if value >= st.high_water { st.high_water } else { prev };
-            let increase = value - base;
-            if hours > 0.0 && drop <= DECREASE_MIN_KWH {
-                let rate = increase.max(0.0) / hours;
+            if hours > 0.0 && drop <= DECREASE_MIN_KWH + 1e-9 {
+                let mut increase = (value - prev).max(0.0);
+                // Coming back from a glitch down is no jump: only the part
+                // above the previous high-water mark counts then.
+                if increase / hours > self.jump_threshold_kw && value >= st.high_water {
+                    increase = value - st.high_water;
+                }
+                let rate = increase / hours;
                 self.register.peak_rate_kw = self.register.peak_rate_kw.max(rate);
                 if rate > self.jump_threshold_kw {
                     event(rate).merge_into(&mut self.buckets[b].register_jump);
                 } else {
                     let bucket = &mut self.buckets[b];
-                    bucket.delivered_kwh += increase.max(0.0);
+                    bucket.delivered_kwh += increase;
                     bucket.register_hours += hours;
-                    st.delivered += increase.max(0.0);
+                    st.delivered += increase;
                 }
             }
             if value == st.run_value {
@@ -217,37 +228,63 @@ impl<'a> Series<'a> {
             }
         }
         if st.run.is_none() {
-            st.run = Some(FrozenRun { since_ts: r.ts, first_repeat_ts: r.ts, last_ts: r.ts, readings: 1 });
+            st.run = Some(FrozenRun {
+                since_ts: r.ts,
+                first_repeat_ts: r.ts,
+                last_ts: r.ts,
+                readings: 1,
+                // The SoC at the run's first reading; when it comes after
+                // the register at this timestamp, `add_soc` fills it in.
+                soc_before: soc.prev.filter(|(ts, _)| *ts == r.ts).map(|(_, v)| v),
+                soc_rise: 0.0,
+            });
             st.run_value = value;
         }
-        st.high_water = if st.prev.is_none() { value } else { st.high_water.max(value) };
+        st.high_water = if st.prev.is_none() {
+            value
+        } else {
+            st.high_water.max(value)
+        };
         st.prev = Some((r.ts, value));
     }
 
     fn close_frozen_run(&mut self, st: &mut RegisterState) {
-        if let Some(run) = st.run.take() {
+        if let Some(mut run) = st.run.take() {
+            if let (Some(before), Some(now)) = (run.soc_before, self.soc.last) {
+                run.soc_rise = now - before;
+            }
             if run.last_ts - run.since_ts >= FROZEN_CANDIDATE {
                 self.frozen.push(run);
             }
         }
     }
 
-    fn add_soc(&mut self, st: &mut SocState, r: &Reading, b: usize) {
+    fn add_soc(&mut self, st: &mut SocState, register: &mut RegisterState, r: &Reading, b: usize) {
         let value = r.normalized();
+        if let Some(run) = register.run.as_mut() {
+            run.soc_before.get_or_insert(value);
+        }
         self.soc.readings += 1;
+        self.soc.first.get_or_insert(value);
         self.soc.last = Some(value);
         self.buckets[b].soc = Some(value);
         if let Some((prev_ts, prev)) = st.prev {
             let from_bucket = bucket_of(prev_ts - self.t0);
-            let exporting = self.buckets[b].exporting || self.buckets[from_bucket].exporting;
             let drop = prev - value;
-            if !exporting {
-                self.soc.largest_drop = self.soc.largest_drop.max(drop);
-                // A small tolerance so that exactly 3 points (50.0 -> 47.0) counts.
-                if drop >= SOC_DROP_POINTS - 1e-9 {
-                    Event { magnitude: drop, from_ts: prev_ts, to_ts: r.ts, from_bucket, count: 1 }
-                        .merge_into(&mut self.buckets[b].soc_drop);
+            // A small tolerance so that exactly 3 points (50.0 -> 47.0) counts.
+            // Drops during export are discarded in `finish`: export readings
+            // at the same timestamp may come after this one.
+            if drop >= SOC_DROP_POINTS - 1e-9 {
+                Event {
+                    magnitude: drop,
+                    from_ts: prev_ts,
+                    to_ts: r.ts,
+                    from_bucket,
+                    count: 1,
                 }
+                .merge_into(&mut self.buckets[b].soc_drop);
+            } else {
+                self.soc.largest_drop = self.soc.largest_drop.max(drop);
             }
         }
         st.prev = Some((r.ts, value));
@@ -265,6 +302,10 @@ impl<'a> Series<'a> {
         self.reported_power_samples += u32::from(instant.is_reported());
         let bucket = &mut self.buckets[bucket_of(ts - self.t0)];
         bucket.power_sum += kw;
+        if kw > super::DELIVERING_KW {
+            bucket.active_sum += kw;
+            bucket.active_samples += 1;
+        }
         if bucket.power_samples == 0 || kw > bucket.peak_kw {
             bucket.peak_kw = kw;
             bucket.peak_ts = ts;
@@ -278,6 +319,15 @@ impl<'a> Series<'a> {
 
     /// Folds the accumulators into bucket power, delivered energy, plateau.
     fn finish(&mut self, register: &RegisterState, power: &PowerState) {
+        for b in 0..self.sequence_length {
+            if let Some(drop) = self.buckets[b].soc_drop {
+                if self.buckets[drop.from_bucket..=b].iter().any(|x| x.exporting) {
+                    self.buckets[b].soc_drop = None;
+                } else {
+                    self.soc.largest_drop = self.soc.largest_drop.max(drop.magnitude);
+                }
+            }
+        }
         for bucket in &mut self.buckets[..self.sequence_length] {
             bucket.power_kw = if bucket.power_samples > 0 {
                 Some(bucket.power_sum / bucket.power_samples as f64)
@@ -287,8 +337,31 @@ impl<'a> Series<'a> {
                 None
             };
         }
-        self.delivered_kwh = if self.register.readings >= 2 { register.delivered } else { power.integrated };
-        self.plateau_kw = self.plateau_with(None);
+        self.void_stuck_register_power();
+        // A stuck register under-reports: power that was measured counts too.
+        self.delivered_kwh = register.delivered.max(power.integrated);
+        self.plateau_kw = self.plateau();
+    }
+}
+
+impl Series<'_> {
+    /// Where the register stood still while the SoC rose, its increase says
+    /// nothing about power: such buckets without power samples are unknown.
+    fn void_stuck_register_power(&mut self) {
+        for run in self.frozen.as_slice() {
+            if run.soc_rise < SOC_RISE_POINTS {
+                continue;
+            }
+            let (from, to) = (
+                bucket_of(run.first_repeat_ts - self.t0),
+                bucket_of(run.last_ts - self.t0),
+            );
+            for bucket in &mut self.buckets[from..=to] {
+                if bucket.power_samples == 0 {
+                    bucket.power_kw = None;
+                }
+            }
+        }
     }
 }
 

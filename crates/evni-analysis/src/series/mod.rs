@@ -5,6 +5,7 @@
 mod build;
 mod sampler;
 
+pub use build::{DECREASE_MIN_KWH, RATED_JUMP_FACTOR, SOC_DROP_POINTS, SOC_RISE_POINTS, UNRATED_JUMP_KW};
 pub use sampler::{Instant, PowerSamples};
 
 use evni_domain::{micros_to_datetime, Location, Micros, Reading, TimeRange};
@@ -41,6 +42,8 @@ pub struct Bucket {
     pub soc_drop: Option<Event>,
     // Accumulators, folded into `power_kw` when the pass ends.
     pub(crate) power_sum: f64,
+    pub(crate) active_sum: f64,
+    pub(crate) active_samples: u32,
     pub(crate) register_hours: f64,
 }
 
@@ -58,16 +61,20 @@ pub struct Event {
 
 impl Event {
     pub(crate) fn merge_into(self, slot: &mut Option<Event>) {
-        *slot = Some(match *slot {
-            None => self,
-            Some(old) => Event {
-                magnitude: old.magnitude.max(self.magnitude),
-                from_ts: old.from_ts.min(self.from_ts),
-                to_ts: old.to_ts.max(self.to_ts),
-                from_bucket: old.from_bucket.min(self.from_bucket),
-                count: old.count + self.count,
-            },
-        });
+        match slot {
+            None => *slot = Some(self),
+            Some(old) => self.merge_into_event(old),
+        }
+    }
+
+    pub(crate) fn merge_into_event(self, old: &mut Event) {
+        *old = Event {
+            magnitude: old.magnitude.max(self.magnitude),
+            from_ts: old.from_ts.min(self.from_ts),
+            to_ts: old.to_ts.max(self.to_ts),
+            from_bucket: old.from_bucket.min(self.from_bucket),
+            count: old.count + self.count,
+        };
     }
 }
 
@@ -87,6 +94,9 @@ pub struct FrozenRun {
     pub first_repeat_ts: Micros,
     pub last_ts: Micros,
     pub readings: u32,
+    /// SoC before the run began, and how far it rose during it.
+    pub soc_before: Option<f64>,
+    pub soc_rise: f64,
 }
 
 /// A small fixed-capacity list: no allocation on the hot path. Items past
@@ -99,7 +109,10 @@ pub struct Bounded<T: Copy + Default, const N: usize> {
 
 impl<T: Copy + Default, const N: usize> Default for Bounded<T, N> {
     fn default() -> Self {
-        Self { items: [T::default(); N], len: 0 }
+        Self {
+            items: [T::default(); N],
+            len: 0,
+        }
     }
 }
 
@@ -130,6 +143,7 @@ pub struct Register {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Soc {
     pub readings: u32,
+    pub first: Option<f64>,
     pub last: Option<f64>,
     /// Largest fall between consecutive readings while not exporting.
     pub largest_drop: f64,
@@ -149,6 +163,8 @@ pub struct Series<'a> {
     pub timestamps: u32,
     /// Median interval between consecutive timestamps (0 with one timestamp).
     pub median_interval: Micros,
+    /// Longest interval between consecutive timestamps.
+    pub longest_interval: Micros,
     /// Intervals of 30 min or more; at most 12 fit in 6 h.
     pub gaps: Bounded<Gap, 12>,
     /// Frozen register runs of 15 min or more; at most 24 fit in 6 h.
@@ -199,23 +215,33 @@ impl<'a> Series<'a> {
 
     /// Power samples taken in buckets `from..=to`.
     pub fn power_samples_in(&self, from: usize, to: usize) -> PowerSamples<'a> {
-        let end = if to + 1 >= BUCKETS { self.last_ts } else { self.bucket_start(to + 1) - 1 };
-        PowerSamples::new(self.readings_between(self.bucket_start(from), end), self.power_location)
+        let end = if to + 1 >= BUCKETS {
+            self.last_ts
+        } else {
+            self.bucket_start(to + 1) - 1
+        };
+        PowerSamples::new(
+            self.readings_between(self.bucket_start(from), end),
+            self.power_location,
+        )
     }
 
-    /// The 90th percentile of delivering bucket power, with bucket `swap.0`'s
-    /// power replaced by `swap.1` (to judge a reading against a level it did
-    /// not inflate itself).
-    pub fn plateau_with(&self, swap: Option<(usize, f64)>) -> Option<f64> {
+    /// The session's typical charging power: the 90th percentile over the
+    /// buckets that deliver energy. A bucket's charging power averages only
+    /// its samples with power, so a charge starting or ending mid-bucket is
+    /// not diluted by the idle part.
+    fn plateau(&self) -> Option<f64> {
         let mut values = [0.0; BUCKETS];
         let mut n = 0;
-        for (i, p) in self.bucket_powers() {
-            let p = match swap {
-                Some((j, q)) if j == i => q,
-                _ => p,
+        for bucket in &self.buckets[..self.sequence_length] {
+            let Some(power) = bucket.power_kw else { continue };
+            let charging = if bucket.active_samples > 0 {
+                bucket.active_sum / bucket.active_samples as f64
+            } else {
+                power
             };
-            if p > DELIVERING_KW {
-                values[n] = p;
+            if charging > DELIVERING_KW {
+                values[n] = charging;
                 n += 1;
             }
         }

@@ -39,7 +39,8 @@ impl Sum {
     }
 
     fn mean(&self) -> Option<f64> {
-        self.total.or((self.phase_count > 0).then(|| self.phases / self.phase_count as f64))
+        self.total
+            .or((self.phase_count > 0).then(|| self.phases / self.phase_count as f64))
     }
 }
 
@@ -60,7 +61,9 @@ impl Instant {
 
     /// Active import power in kW: reported, else current × voltage.
     pub fn sample(&self) -> Option<f64> {
-        self.power.value().or_else(|| Some(self.current.value()? * self.voltage.mean()? / 1000.0))
+        self.power
+            .value()
+            .or_else(|| Some(self.current.value()? * self.voltage.mean()? / 1000.0))
     }
 
     /// Whether the power came from Power.Active.Import itself.
@@ -78,7 +81,11 @@ pub struct PowerSamples<'a> {
 
 impl<'a> PowerSamples<'a> {
     pub fn new(readings: &'a [Reading], location: Location) -> Self {
-        Self { readings, location, pos: 0 }
+        Self {
+            readings,
+            location,
+            pos: 0,
+        }
     }
 }
 
