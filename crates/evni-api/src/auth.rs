@@ -66,7 +66,10 @@ impl std::fmt::Debug for JwtKeys {
 
 impl JwtKeys {
     pub fn from_secret(secret: &[u8]) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
     }
 
     /// Issues a token for `tenant` valid for `ttl`.
@@ -80,7 +83,13 @@ impl JwtKeys {
             exp: now.saturating_add(ttl.as_secs().min(i64::MAX as u64) as i64),
             jti: Uuid::new_v4(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        self.sign_claims(&claims)
+    }
+
+    /// Signs any claims with the service key (tokens with custom lifetimes,
+    /// tests).
+    pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, ApiError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| ApiError::Internal(format!("cannot sign token: {e}")))
     }
 
@@ -91,7 +100,9 @@ impl JwtKeys {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::Unauthorized("token has expired".into()),
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    ApiError::Unauthorized("token has expired".into())
+                }
                 _ => ApiError::Unauthorized("invalid bearer token".into()),
             })
     }
@@ -137,6 +148,9 @@ impl FromRequestParts<AppState> for Caller {
             StoreError::NotFound => ApiError::Unauthorized("the token's tenant no longer exists".into()),
             other => other.into(),
         })?;
-        Ok(Caller { tenant, scope: claims.scope })
+        Ok(Caller {
+            tenant,
+            scope: claims.scope,
+        })
     }
 }

@@ -67,7 +67,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -80,7 +82,10 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let (message, details) = match self {
             ApiError::Validation(errors) => {
-                let mut message = format!("{} problem(s) in the request", errors.errors.len() + errors.omitted);
+                let mut message = format!(
+                    "{} problem(s) in the request",
+                    errors.errors.len() + errors.omitted
+                );
                 if errors.omitted > 0 {
                     message.push_str(&format!("; the first {} are listed", errors.errors.len()));
                 }
@@ -88,7 +93,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                ("internal error; the cause is in the server log".to_string(), Vec::new())
+                (
+                    "internal error; the cause is in the server log".to_string(),
+                    Vec::new(),
+                )
             }
             ApiError::Unavailable(ref cause) => {
                 tracing::warn!(%cause, "unavailable");
@@ -96,13 +104,27 @@ impl IntoResponse for ApiError {
             }
             other => (other.to_string(), Vec::new()),
         };
-        let mut response = (status, axum::Json(ErrorBody { error: ErrorDetail { code, message, details } })).into_response();
+        let mut response = (
+            status,
+            axum::Json(ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message,
+                    details,
+                },
+            }),
+        )
+            .into_response();
         match status {
             StatusCode::UNAUTHORIZED => {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             StatusCode::SERVICE_UNAVAILABLE => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }

@@ -17,13 +17,18 @@ impl FromRequest<AppState> for JsonBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.limits.max_body_bytes;
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !is_json(content_type) {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "expected Content-Type: application/json, got '{content_type}'"
             )));
         }
-        let too_large = || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
+        let too_large =
+            || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -57,11 +62,15 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::validation(path_or_body(&path), strip_position(&inner)),
+            serde_json::error::Category::Data => {
+                ApiError::validation(path_or_body(&path), strip_position(&inner))
+            }
             _ => ApiError::MalformedJson(format!("malformed JSON: {inner}")),
         }
     })?;
-    deserializer.end().map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
@@ -84,6 +93,11 @@ fn strip_position(error: &serde_json::Error) -> String {
 }
 
 fn is_json(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }

@@ -17,7 +17,10 @@ pub struct Params {
 
 impl Params {
     pub fn new(raw: HashMap<String, String>) -> Self {
-        Self { raw, errors: ValidationErrors::default() }
+        Self {
+            raw,
+            errors: ValidationErrors::default(),
+        }
     }
 
     pub fn string(&self, name: &str) -> Option<String> {
@@ -44,7 +47,10 @@ impl Params {
             Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
             _ => Err(format!("'{v}' is not a page size from 1 to {MAX_PAGE_SIZE}")),
         });
-        PageRequest { page: page.unwrap_or(1), page_size: page_size.unwrap_or(DEFAULT_PAGE_SIZE) }
+        PageRequest {
+            page: page.unwrap_or(1),
+            page_size: page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+        }
     }
 
     pub fn boolean(&mut self, name: &str) -> Option<bool> {
@@ -71,8 +77,16 @@ impl Params {
             }
             let date = NaiveDate::parse_from_str(v, "%Y-%m-%d")
                 .map_err(|_| format!("'{v}' is not an ISO 8601 date (2026-02-27) or date-time"))?;
-            let date = if end_of_day { date.succ_opt().unwrap_or(date) } else { date };
-            Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_micros())
+            let date = if end_of_day {
+                date.succ_opt().unwrap_or(date)
+            } else {
+                date
+            };
+            Ok(date
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc()
+                .timestamp_micros())
         })
     }
 }

@@ -37,12 +37,20 @@ pub struct MeterValuesIn<'a> {
 }
 
 /// Validates a POST body into the session id and a create command.
-pub fn create_command(body: CreateSessionIn<'_>, limits: &Limits, now: i64) -> Result<(ExternalId, Command), ApiError> {
+pub fn create_command(
+    body: CreateSessionIn<'_>,
+    limits: &Limits,
+    now: i64,
+) -> Result<(ExternalId, Command), ApiError> {
     let values = body.meter_values.unwrap_or_default();
     check_count(&values, limits)?;
     let mut errors = ValidationErrors::default();
     let session_id = required_id(&mut errors, "session_id", body.session_id.as_deref());
-    let station = required_id(&mut errors, "charging_station_id", body.charging_station_id.as_deref());
+    let station = required_id(
+        &mut errors,
+        "charging_station_id",
+        body.charging_station_id.as_deref(),
+    );
     let connector_id = optional_id(&mut errors, "connector_id", body.connector_id.as_ref());
     let evse_id = optional_id(&mut errors, "evse_id", body.evse_id.as_ref());
     let metadata = metadata(&mut errors, body.metadata);
@@ -50,12 +58,23 @@ pub fn create_command(body: CreateSessionIn<'_>, limits: &Limits, now: i64) -> R
     let (Some(session_id), Some(station)) = (session_id, station) else {
         return Err(errors.into());
     };
-    let command = Command::Create(NewSession { station, connector_id, evse_id, metadata, readings });
+    let command = Command::Create(NewSession {
+        station,
+        connector_id,
+        evse_id,
+        metadata,
+        readings,
+    });
     errors.into_result((session_id, command)).map_err(Into::into)
 }
 
 /// Validates a PUT (`replace`) or PATCH body.
-pub fn meter_values_command(body: MeterValuesIn<'_>, replace: bool, limits: &Limits, now: i64) -> Result<Command, ApiError> {
+pub fn meter_values_command(
+    body: MeterValuesIn<'_>,
+    replace: bool,
+    limits: &Limits,
+    now: i64,
+) -> Result<Command, ApiError> {
     let mut errors = ValidationErrors::default();
     let values = match body.meter_values {
         Some(values) => values,
@@ -66,12 +85,19 @@ pub fn meter_values_command(body: MeterValuesIn<'_>, replace: bool, limits: &Lim
     };
     check_count(&values, limits)?;
     if replace && values.is_empty() && errors.is_empty() {
-        errors.push(FieldError::new("meter_values", "a replacement needs at least 1 reading"));
+        errors.push(FieldError::new(
+            "meter_values",
+            "a replacement needs at least 1 reading",
+        ));
     }
     let metadata = metadata(&mut errors, body.metadata);
     let readings: Vec<Reading> = validate_meter_values("meter_values", &values, now, &mut errors);
     errors.into_result(())?;
-    Ok(if replace { Command::Replace { readings, metadata } } else { Command::Append { readings, metadata } })
+    Ok(if replace {
+        Command::Replace { readings, metadata }
+    } else {
+        Command::Append { readings, metadata }
+    })
 }
 
 fn check_count(values: &[MeterValueIn<'_>], limits: &Limits) -> Result<(), ApiError> {
@@ -93,13 +119,20 @@ fn required_id(errors: &mut ValidationErrors, field: &str, raw: Option<&str>) ->
     ExternalId::parse(field, raw).map_err(|e| errors.push(e)).ok()
 }
 
-fn optional_id(errors: &mut ValidationErrors, field: &str, raw: Option<&serde_json::Value>) -> Option<ExternalId> {
+fn optional_id(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<&serde_json::Value>,
+) -> Option<ExternalId> {
     let text = match raw? {
         serde_json::Value::Null => return None,
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
         _ => {
-            errors.push(FieldError::new(field, "expected a string or a non-negative integer"));
+            errors.push(FieldError::new(
+                field,
+                "expected a string or a non-negative integer",
+            ));
             return None;
         }
     };

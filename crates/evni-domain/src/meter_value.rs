@@ -162,11 +162,25 @@ impl MeterValueIn<'_> {
         };
         let measurand = match self.measurand.as_deref() {
             None => Some(Measurand::EnergyActiveImportRegister),
-            Some(raw) => lookup(&mut errors, path, "measurand", raw, Measurand::parse, Measurand::accepted),
+            Some(raw) => lookup(
+                &mut errors,
+                path,
+                "measurand",
+                raw,
+                Measurand::parse,
+                Measurand::accepted,
+            ),
         };
         let unit = match self.unit.as_deref() {
             None => None,
-            Some(raw) => lookup(&mut errors, path, "unit", raw, UnitOfMeasure::parse, UnitOfMeasure::accepted),
+            Some(raw) => lookup(
+                &mut errors,
+                path,
+                "unit",
+                raw,
+                UnitOfMeasure::parse,
+                UnitOfMeasure::accepted,
+            ),
         };
         let phase = match self.phase.as_deref() {
             None => None,
@@ -174,14 +188,29 @@ impl MeterValueIn<'_> {
         };
         let location = match self.location.as_deref() {
             None => Some(Location::Outlet),
-            Some(raw) => lookup(&mut errors, path, "location", raw, Location::parse, Location::accepted),
+            Some(raw) => lookup(
+                &mut errors,
+                path,
+                "location",
+                raw,
+                Location::parse,
+                Location::accepted,
+            ),
         };
         let context = match self.context.as_deref() {
             None => None,
-            Some(raw) => lookup(&mut errors, path, "context", raw, ReadingContext::parse, ReadingContext::accepted),
+            Some(raw) => lookup(
+                &mut errors,
+                path,
+                "context",
+                raw,
+                ReadingContext::parse,
+                ReadingContext::accepted,
+            ),
         };
 
-        let (Some(ts), Some(value), Some(measurand), Some(location)) = (ts, value, measurand, location) else {
+        let (Some(ts), Some(value), Some(measurand), Some(location)) = (ts, value, measurand, location)
+        else {
             return Err(errors);
         };
         if self.phase.is_some() && phase.is_none() || self.context.is_some() && context.is_none() {
@@ -209,7 +238,15 @@ impl MeterValueIn<'_> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Reading { ts, measurand, phase, location, unit, value, context })
+        Ok(Reading {
+            ts,
+            measurand,
+            phase,
+            location,
+            unit,
+            value,
+            context,
+        })
     }
 }
 
@@ -241,7 +278,8 @@ fn lookup<T>(
     let parsed = parse(raw);
     if parsed.is_none() {
         errors.push(
-            FieldError::new(format!("{path}.{name}"), format!("unknown {name} '{raw}'")).with_accepted(accepted()),
+            FieldError::new(format!("{path}.{name}"), format!("unknown {name} '{raw}'"))
+                .with_accepted(accepted()),
         );
     }
     parsed
@@ -268,8 +306,19 @@ fn parse_value(raw: Option<&serde_json::Value>) -> Result<f64, String> {
         Some(Value::String(s)) => s
             .parse::<f64>()
             .map_err(|_| format!("'{s}' is not a number"))
-            .and_then(|v| if s.trim() != s { Err(format!("'{s}' is not a number")) } else { Ok(v) })?,
-        Some(other) => return Err(format!("expected a number or a numeric string, got {}", json_kind(other))),
+            .and_then(|v| {
+                if s.trim() != s {
+                    Err(format!("'{s}' is not a number"))
+                } else {
+                    Ok(v)
+                }
+            })?,
+        Some(other) => {
+            return Err(format!(
+                "expected a number or a numeric string, got {}",
+                json_kind(other)
+            ))
+        }
     };
     if value.is_finite() {
         Ok(value)
@@ -315,7 +364,12 @@ mod tests {
         assert_eq!(r.measurand, Measurand::PowerActiveImport);
         assert_eq!(r.unit, Some(UnitOfMeasure::KW));
         assert_eq!(r.phase, Some(Phase::L1N));
-        assert_eq!(r.ts, DateTime::parse_from_rfc3339("2026-02-27T10:00:00Z").unwrap().timestamp_micros());
+        assert_eq!(
+            r.ts,
+            DateTime::parse_from_rfc3339("2026-02-27T10:00:00Z")
+                .unwrap()
+                .timestamp_micros()
+        );
         assert_eq!(r.value, 7.5);
     }
 
@@ -323,7 +377,14 @@ mod tests {
     fn bad_values_name_their_field() {
         let errs = parse(r#"{"timestamp":"2026-02-27T10:00:00","value":true,"unit":"kwhh"}"#).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["meter_values[0].timestamp", "meter_values[0].value", "meter_values[0].unit"]);
+        assert_eq!(
+            fields,
+            [
+                "meter_values[0].timestamp",
+                "meter_values[0].value",
+                "meter_values[0].unit"
+            ]
+        );
         assert!(errs[2].accepted.as_ref().unwrap().contains(&"kWh".to_string()));
         for bad in [r#""""#, r#""NaN""#, r#""inf""#, "null"] {
             let json = format!(r#"{{"timestamp":"2026-02-27T10:00:00Z","value":{bad}}}"#);

@@ -16,7 +16,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { field: field.into(), problem: problem.into(), accepted: None }
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+            accepted: None,
+        }
     }
 
     pub fn with_accepted<S: ToString>(mut self, accepted: impl IntoIterator<Item = S>) -> Self {
@@ -56,7 +60,10 @@ impl ValidationErrors {
     }
 
     pub fn single(error: FieldError) -> Self {
-        Self { errors: vec![error], omitted: 0 }
+        Self {
+            errors: vec![error],
+            omitted: 0,
+        }
     }
 
     /// `Ok(value)` when nothing was reported.

@@ -50,7 +50,9 @@ impl AnomalyCategory {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(text))
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text))
     }
 
     /// Categories that put the bill at risk: confirmed as incidents when
@@ -128,6 +130,8 @@ impl SessionStatus {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Active, Self::Failed].into_iter().find(|s| s.as_str() == text)
+        [Self::Pending, Self::Active, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 }

@@ -10,9 +10,15 @@ pub enum Command {
     /// updated, readings merged by identity).
     Create(NewSession),
     /// PUT: replace every reading.
-    Replace { readings: Vec<Reading>, metadata: Option<serde_json::Value> },
+    Replace {
+        readings: Vec<Reading>,
+        metadata: Option<serde_json::Value>,
+    },
     /// PATCH: append (merge by identity).
-    Append { readings: Vec<Reading>, metadata: Option<serde_json::Value> },
+    Append {
+        readings: Vec<Reading>,
+        metadata: Option<serde_json::Value>,
+    },
 }
 
 impl Command {
@@ -37,7 +43,12 @@ pub struct NewSession {
 impl NewSession {
     /// The header after this POST: fields it carries replace the existing
     /// ones, fields it omits keep their value.
-    pub(crate) fn header(&self, external_id: &ExternalId, existing: Option<&SessionHeader>, now: Micros) -> SessionHeader {
+    pub(crate) fn header(
+        &self,
+        external_id: &ExternalId,
+        existing: Option<&SessionHeader>,
+        now: Micros,
+    ) -> SessionHeader {
         let text = |id: &Option<ExternalId>| id.as_ref().map(|id| id.as_str().to_owned());
         match existing {
             Some(existing) => SessionHeader {

@@ -30,16 +30,28 @@ impl StationContexts {
         header: &SessionHeader,
     ) -> Result<SessionContext, StoreError> {
         let key = (tenant, header.station_external_id.clone());
-        let cached = self.cache.lock().expect("station cache poisoned").get(&key).cloned();
+        let cached = self
+            .cache
+            .lock()
+            .expect("station cache poisoned")
+            .get(&key)
+            .cloned();
         let metadata = match cached {
             Some((metadata, at)) if at.elapsed() < TTL => metadata,
             _ => {
-                let metadata = store.station_metadata(tenant, &header.station_external_id).await?;
-                self.cache.lock().expect("station cache poisoned").insert(key, (metadata.clone(), Instant::now()));
+                let metadata = store
+                    .station_metadata(tenant, &header.station_external_id)
+                    .await?;
+                self.cache
+                    .lock()
+                    .expect("station cache poisoned")
+                    .insert(key, (metadata.clone(), Instant::now()));
                 metadata
             }
         };
-        Ok(SessionContext { rated_power_kw: rated_power_kw(metadata.as_ref(), header.connector_id.as_deref()) })
+        Ok(SessionContext {
+            rated_power_kw: rated_power_kw(metadata.as_ref(), header.connector_id.as_deref()),
+        })
     }
 }
 
@@ -48,7 +60,13 @@ impl StationContexts {
 pub fn rated_power_kw(metadata: Option<&serde_json::Value>, connector: Option<&str>) -> Option<f64> {
     let metadata = metadata?;
     connector
-        .and_then(|c| metadata.get("connectors")?.get(c)?.get("rated_power_kw")?.as_f64())
+        .and_then(|c| {
+            metadata
+                .get("connectors")?
+                .get(c)?
+                .get("rated_power_kw")?
+                .as_f64()
+        })
         .or_else(|| metadata.get("rated_power_kw")?.as_f64())
         .filter(|kw| *kw > 0.0)
 }
@@ -59,7 +77,8 @@ mod tests {
 
     #[test]
     fn connector_rating_wins_over_station_rating() {
-        let metadata = serde_json::json!({"rated_power_kw": 50.0, "connectors": {"2": {"rated_power_kw": 22.0}}});
+        let metadata =
+            serde_json::json!({"rated_power_kw": 50.0, "connectors": {"2": {"rated_power_kw": 22.0}}});
         assert_eq!(rated_power_kw(Some(&metadata), Some("2")), Some(22.0));
         assert_eq!(rated_power_kw(Some(&metadata), Some("1")), Some(50.0));
         assert_eq!(rated_power_kw(None, Some("1")), None);

@@ -42,7 +42,9 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { hot_readings: 4_000_000 }
+        Self {
+            hot_readings: 4_000_000,
+        }
     }
 }
 
@@ -94,7 +96,8 @@ impl Engine {
             if hot.is_none() {
                 *hot = self.store.load_session(tenant.id, external_id.as_str()).await?;
             }
-            let Some(Plan { write, merged }) = self.plan(tenant, external_id, hot.as_ref(), &command).await? else {
+            let Some(Plan { write, merged }) = self.plan(tenant, external_id, hot.as_ref(), &command).await?
+            else {
                 let current = hot.as_ref().expect("a no-op needs an existing session");
                 return Ok(state_of(current));
             };
@@ -107,7 +110,8 @@ impl Engine {
                         verdict: write.verdict,
                     };
                     let state = state_of(&session);
-                    self.hot.reweigh(&slot, session.readings.len(), tenant.id, external_id.as_str());
+                    self.hot
+                        .reweigh(&slot, session.readings.len(), tenant.id, external_id.as_str());
                     *hot = Some(session);
                     return Ok(state);
                 }
@@ -122,7 +126,9 @@ impl Engine {
                 }
             }
         }
-        Err(EngineError::Conflict("the session is being changed concurrently; retry".into()))
+        Err(EngineError::Conflict(
+            "the session is being changed concurrently; retry".into(),
+        ))
     }
 
     /// Builds the write for `command` on top of `current`, with the merged
@@ -136,7 +142,13 @@ impl Engine {
     ) -> Result<Option<Plan>, EngineError> {
         let now = chrono::Utc::now().timestamp_micros();
         let (header, merged, change) = match (command, current) {
-            (Command::Append { readings, metadata: None }, Some(_)) if readings.is_empty() => return Ok(None),
+            (
+                Command::Append {
+                    readings,
+                    metadata: None,
+                },
+                Some(_),
+            ) if readings.is_empty() => return Ok(None),
             (Command::Create(new), current) => {
                 let header = new.header(external_id, current.map(|c| &c.header), now);
                 let (merged, changed) = merge::merge(current.map_or(&[][..], |c| &c.readings), &new.readings);
@@ -161,17 +173,22 @@ impl Engine {
             (Command::Replace { .. } | Command::Append { .. }, None) => return Err(EngineError::NotFound),
         };
 
-        let context = self.stations.context(self.store.as_ref(), tenant.id, &header).await?;
+        let context = self
+            .stations
+            .context(self.store.as_ref(), tenant.id, &header)
+            .await?;
         let (outcome, merged) = analyze(merged, context).await;
         let verdict = verdict::from_outcome(&outcome, &tenant.settings, now);
         let inference = match &outcome {
             evni_analysis::Outcome::Pending => None,
-            evni_analysis::Outcome::Analyzed(a) => {
-                Some(InferenceRecord { model: RULES_MODEL.into(), readings_analyzed: a.readings_analyzed })
-            }
-            evni_analysis::Outcome::Failed { .. } => {
-                Some(InferenceRecord { model: RULES_MODEL.into(), readings_analyzed: merged.len() })
-            }
+            evni_analysis::Outcome::Analyzed(a) => Some(InferenceRecord {
+                model: RULES_MODEL.into(),
+                readings_analyzed: a.readings_analyzed,
+            }),
+            evni_analysis::Outcome::Failed { .. } => Some(InferenceRecord {
+                model: RULES_MODEL.into(),
+                readings_analyzed: merged.len(),
+            }),
         };
         let write = SessionWrite {
             tenant: tenant.id,
@@ -211,5 +228,9 @@ async fn analyze(
 }
 
 fn state_of(session: &StoredSession) -> SessionState {
-    SessionState { header: session.header.clone(), verdict: session.verdict.clone(), version: session.version }
+    SessionState {
+        header: session.header.clone(),
+        verdict: session.verdict.clone(),
+        version: session.version,
+    }
 }

@@ -82,8 +82,14 @@ mod tests {
     #[test]
     fn merge_reports_only_new_or_changed_readings() {
         let current = vec![reading(1, 1.0), reading(3, 3.0)];
-        let (merged, changed) = merge(&current, &[reading(3, 3.0), reading(2, 2.0), reading(4, 4.0), reading(1, 1.5)]);
-        assert_eq!(merged, vec![reading(1, 1.5), reading(2, 2.0), reading(3, 3.0), reading(4, 4.0)]);
+        let (merged, changed) = merge(
+            &current,
+            &[reading(3, 3.0), reading(2, 2.0), reading(4, 4.0), reading(1, 1.5)],
+        );
+        assert_eq!(
+            merged,
+            vec![reading(1, 1.5), reading(2, 2.0), reading(3, 3.0), reading(4, 4.0)]
+        );
         assert_eq!(changed, vec![reading(1, 1.5), reading(2, 2.0), reading(4, 4.0)]);
     }
 

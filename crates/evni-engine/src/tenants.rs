@@ -16,7 +16,10 @@ pub struct TenantCache {
 
 impl TenantCache {
     pub(crate) fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, cache: Mutex::default() }
+        Self {
+            store,
+            cache: Mutex::default(),
+        }
     }
 
     /// The tenant, or `NotFound` when it no longer exists.
@@ -27,7 +30,10 @@ impl TenantCache {
             }
         }
         let tenant = self.store.tenant_by_id(id).await?;
-        self.cache.lock().expect("tenant cache poisoned").insert(id, (tenant.clone(), Instant::now()));
+        self.cache
+            .lock()
+            .expect("tenant cache poisoned")
+            .insert(id, (tenant.clone(), Instant::now()));
         Ok(tenant)
     }
 

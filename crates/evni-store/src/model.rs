@@ -26,7 +26,9 @@ pub struct TenantSettings {
 
 impl Default for TenantSettings {
     fn default() -> Self {
-        Self { anomaly_threshold: 0.5 }
+        Self {
+            anomaly_threshold: 0.5,
+        }
     }
 }
 

@@ -61,13 +61,16 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// Defaults, then the file named by `EVNI_CONFIG`, then the environment.
     pub fn load() -> anyhow::Result<Self> {
-        Self::from_sources(std::env::var("EVNI_CONFIG").ok().map(PathBuf::from), |k| std::env::var(k).ok())
+        Self::from_sources(std::env::var("EVNI_CONFIG").ok().map(PathBuf::from), |k| {
+            std::env::var(k).ok()
+        })
     }
 
     pub fn from_sources(file: Option<PathBuf>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
             }
             None => Config::default(),
@@ -82,7 +85,9 @@ impl Config {
             config.jwt_secret = Some(v);
         }
         if let Some(v) = env("EVNI_MAX_BODY_BYTES") {
-            config.max_body_bytes = v.parse().context("EVNI_MAX_BODY_BYTES must be a number of bytes")?;
+            config.max_body_bytes = v
+                .parse()
+                .context("EVNI_MAX_BODY_BYTES must be a number of bytes")?;
         }
         if let Some(v) = env("EVNI_MAX_METER_VALUES") {
             config.max_meter_values = v.parse().context("EVNI_MAX_METER_VALUES must be a number")?;
@@ -101,7 +106,9 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        self.listen.parse::<std::net::SocketAddr>().with_context(|| format!("listen '{}' is not host:port", self.listen))?;
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| format!("listen '{}' is not host:port", self.listen))?;
         if !matches!(self.durability.as_str(), "full" | "normal") {
             bail!("durability must be 'full' or 'normal', not '{}'", self.durability);
         }
@@ -124,14 +131,20 @@ mod tests {
 
     #[test]
     fn environment_overrides_defaults_and_is_validated() {
-        let config = Config::from_sources(None, |k| (k == "EVNI_LISTEN").then(|| "0.0.0.0:9000".into())).unwrap();
+        let config =
+            Config::from_sources(None, |k| (k == "EVNI_LISTEN").then(|| "0.0.0.0:9000".into())).unwrap();
         assert_eq!(config.listen, "0.0.0.0:9000");
-        assert!(Config::from_sources(None, |k| (k == "EVNI_DURABILITY").then(|| "sometimes".into())).is_err());
+        assert!(
+            Config::from_sources(None, |k| (k == "EVNI_DURABILITY").then(|| "sometimes".into())).is_err()
+        );
     }
 
     #[test]
     fn debug_never_prints_the_secret() {
-        let config = Config { jwt_secret: Some("s".repeat(40)), ..Config::default() };
+        let config = Config {
+            jwt_secret: Some("s".repeat(40)),
+            ..Config::default()
+        };
         assert!(!format!("{config:?}").contains("sss"));
     }
 }

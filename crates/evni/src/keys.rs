@@ -17,7 +17,11 @@ pub(crate) fn load_or_create(config: &Config) -> anyhow::Result<Vec<u8>> {
     let path = config.data_dir.join(KEY_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let key = text.trim();
-        anyhow::ensure!(key.len() >= 32, "{} is too short to be a signing key", path.display());
+        anyhow::ensure!(
+            key.len() >= 32,
+            "{} is too short to be a signing key",
+            path.display()
+        );
         return Ok(key.as_bytes().to_vec());
     }
     let mut bytes = [0u8; 32];
@@ -29,7 +33,8 @@ pub(crate) fn load_or_create(config: &Config) -> anyhow::Result<Vec<u8>> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(&path) {
         Ok(mut file) => {
-            file.write_all(key.as_bytes()).context("writing the signing key")?;
+            file.write_all(key.as_bytes())
+                .context("writing the signing key")?;
             file.sync_all()?;
             Ok(key.into_bytes())
         }

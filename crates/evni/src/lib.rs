@@ -25,7 +25,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let mut options = SqliteOptions::new(config.data_dir.join("evni.sqlite3"));
-    options.durability = if config.durability == "normal" { Durability::Normal } else { Durability::Full };
+    options.durability = if config.durability == "normal" {
+        Durability::Normal
+    } else {
+        Durability::Full
+    };
     let store = SqliteStore::open(options).context("opening the SQLite database")?;
     Ok(Arc::new(store))
 }
@@ -34,11 +38,19 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub fn build(config: &Config) -> anyhow::Result<App> {
     let store = open_store(config)?;
     let secret = keys::load_or_create(config)?;
-    let engine = Engine::new(store, EngineConfig { hot_readings: config.hot_readings });
+    let engine = Engine::new(
+        store,
+        EngineConfig {
+            hot_readings: config.hot_readings,
+        },
+    );
     let state = AppState {
         engine: Arc::new(engine),
         keys: Arc::new(JwtKeys::from_secret(&secret)),
-        limits: Limits { max_body_bytes: config.max_body_bytes, max_meter_values: config.max_meter_values },
+        limits: Limits {
+            max_body_bytes: config.max_body_bytes,
+            max_meter_values: config.max_meter_values,
+        },
     };
     Ok(App { state })
 }
@@ -55,7 +67,9 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.router();
-        evni_api::serve(listener, router, shutdown).await.context("serving HTTP")
+        evni_api::serve(listener, router, shutdown)
+            .await
+            .context("serving HTTP")
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -70,7 +84,12 @@ impl App {
         Ok((tenant, token))
     }
 
-    pub fn issue_token(&self, tenant: &Tenant, scope: Scope, ttl: std::time::Duration) -> anyhow::Result<String> {
+    pub fn issue_token(
+        &self,
+        tenant: &Tenant,
+        scope: Scope,
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<String> {
         Ok(self.state.keys.issue(tenant, scope, ttl)?)
     }
 }
@@ -81,8 +100,13 @@ pub const DEFAULT_TOKEN_TTL: std::time::Duration = std::time::Duration::from_sec
 fn validate_tenant_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    anyhow::ensure!(ok, "a tenant name is 1 to 64 characters of letters, digits, '-', '_' or '.'");
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    anyhow::ensure!(
+        ok,
+        "a tenant name is 1 to 64 characters of letters, digits, '-', '_' or '.'"
+    );
     Ok(())
 }
 

@@ -8,7 +8,11 @@ use evni::{App, Config};
 use evni_api::Scope;
 
 #[derive(Parser)]
-#[command(name = "evni", version, about = "EV Network Intelligence: anomaly verdicts for OCPP charging sessions")]
+#[command(
+    name = "evni",
+    version,
+    about = "EV Network Intelligence: anomaly verdicts for OCPP charging sessions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,21 +86,30 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("database in {} is up to date", config.data_dir.display());
             Ok(())
         }
-        Command::Tenant { command: TenantCommand::Create { name } } => {
+        Command::Tenant {
+            command: TenantCommand::Create { name },
+        } => {
             let app = evni::build(&config)?;
             let (tenant, token) = app.create_tenant(&name).await?;
-            println!("created tenant '{}' ({}); its admin token:", tenant.name, tenant.id);
+            println!(
+                "created tenant '{}' ({}); its admin token:",
+                tenant.name, tenant.id
+            );
             println!("{token}");
             Ok(())
         }
-        Command::Tenant { command: TenantCommand::List } => {
+        Command::Tenant {
+            command: TenantCommand::List,
+        } => {
             let app = evni::build(&config)?;
             for tenant in app.store().list_tenants().await? {
                 println!("{}\t{}", tenant.id, tenant.name);
             }
             Ok(())
         }
-        Command::Token { command: TokenCommand::Issue { tenant, scope, ttl } } => {
+        Command::Token {
+            command: TokenCommand::Issue { tenant, scope, ttl },
+        } => {
             let app: App = evni::build(&config)?;
             let tenant = app
                 .store()
@@ -113,5 +126,8 @@ fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Logs go to stderr so that stdout carries only command output (tokens).
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

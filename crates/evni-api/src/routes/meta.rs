@@ -15,7 +15,12 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// Readiness: the database answers too.
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    state.engine.store().ping().await.map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
+    state
+        .engine
+        .store()
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
     Ok((StatusCode::OK, Json(serde_json::json!({"status": "ready"}))))
 }
 
@@ -24,5 +29,8 @@ pub async fn openapi() -> impl IntoResponse {
 }
 
 pub async fn llms_txt() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], include_str!("../llms.txt"))
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        include_str!("../llms.txt"),
+    )
 }

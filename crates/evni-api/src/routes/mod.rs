@@ -15,11 +15,19 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions", get(sessions::list).post(sessions::create))
         .route(
             "/v1/sessions/{session_id}",
-            get(sessions::detail).put(sessions::replace).patch(sessions::append),
+            get(sessions::detail)
+                .put(sessions::replace)
+                .patch(sessions::append),
         )
         .route("/v1/stations", get(stations::list))
-        .route("/v1/stations/{charging_station_id}", get(stations::detail).patch(stations::patch))
-        .route("/v1/stations/{charging_station_id}/connectors", get(stations::connectors))
+        .route(
+            "/v1/stations/{charging_station_id}",
+            get(stations::detail).patch(stations::patch),
+        )
+        .route(
+            "/v1/stations/{charging_station_id}/connectors",
+            get(stations::connectors),
+        )
         .route("/v1/statistics", get(stations::statistics))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))

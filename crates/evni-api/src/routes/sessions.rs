@@ -37,7 +37,10 @@ pub async fn create(
     let parsed: CreateSessionIn = body.parse()?;
     let (session_id, command) = requests::create_command(parsed, &state.limits, now())?;
     let session = state.engine.apply(&caller.tenant, &session_id, command).await?;
-    Ok(Json(SessionAnalysisResponse::new(session_id.as_str(), &session.verdict)))
+    Ok(Json(SessionAnalysisResponse::new(
+        session_id.as_str(),
+        &session.verdict,
+    )))
 }
 
 /// Replace all meter values of a session.
@@ -81,7 +84,8 @@ async fn update(
     replace: bool,
 ) -> Result<Json<SessionUpdateResponse>, ApiError> {
     caller.require(Scope::Write)?;
-    let session_id = ExternalId::parse("session_id", &session_id).map_err(|e| ApiError::Validation(e.into()))?;
+    let session_id =
+        ExternalId::parse("session_id", &session_id).map_err(|e| ApiError::Validation(e.into()))?;
     let parsed: MeterValuesIn = body.parse()?;
     let command = requests::meter_values_command(parsed, replace, &state.limits, now())?;
     let session = state
@@ -89,7 +93,10 @@ async fn update(
         .apply(&caller.tenant, &session_id, command)
         .await
         .map_err(|e| not_found_as(e, &session_id))?;
-    Ok(Json(SessionUpdateResponse::new(session_id.as_str(), &session.verdict)))
+    Ok(Json(SessionUpdateResponse::new(
+        session_id.as_str(),
+        &session.verdict,
+    )))
 }
 
 fn not_found_as(e: evni_engine::EngineError, session_id: &ExternalId) -> ApiError {
@@ -131,7 +138,11 @@ pub async fn list(
         date_to: params.instant("date_to", true),
     };
     params.errors.into_result(())?;
-    let page = state.engine.store().list_sessions(caller.tenant.id, &filter).await?;
+    let page = state
+        .engine
+        .store()
+        .list_sessions(caller.tenant.id, &filter)
+        .await?;
     Ok(Json(SessionListResponse {
         items: page.items.into_iter().map(SessionListItem::from).collect(),
         total: page.total,
@@ -151,9 +162,14 @@ pub async fn detail(
     Path(session_id): Path<String>,
 ) -> Result<Json<SessionDetailResponse>, ApiError> {
     caller.require(Scope::Read)?;
-    let detail = state.engine.store().session_detail(caller.tenant.id, &session_id).await.map_err(|e| match e {
-        evni_store::StoreError::NotFound => ApiError::not_found("session", &session_id),
-        other => other.into(),
-    })?;
+    let detail = state
+        .engine
+        .store()
+        .session_detail(caller.tenant.id, &session_id)
+        .await
+        .map_err(|e| match e {
+            evni_store::StoreError::NotFound => ApiError::not_found("session", &session_id),
+            other => other.into(),
+        })?;
     Ok(Json(SessionDetailResponse::from(&detail)))
 }

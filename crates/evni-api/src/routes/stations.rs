@@ -59,10 +59,20 @@ pub async fn detail(
     station_detail(&state, &caller, &id).await.map(Json)
 }
 
-async fn station_detail(state: &AppState, caller: &Caller, id: &str) -> Result<StationDetailResponse, ApiError> {
+async fn station_detail(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<StationDetailResponse, ApiError> {
     let store = state.engine.store();
-    let station = store.station(caller.tenant.id, id).await.map_err(station_not_found(id))?;
-    let connectors = store.station_connectors(caller.tenant.id, id).await.map_err(station_not_found(id))?;
+    let station = store
+        .station(caller.tenant.id, id)
+        .await
+        .map_err(station_not_found(id))?;
+    let connectors = store
+        .station_connectors(caller.tenant.id, id)
+        .await
+        .map_err(station_not_found(id))?;
     Ok(StationDetailResponse {
         charging_station_id: station.uuid.to_string(),
         external_station_id: station.external_id,
@@ -92,8 +102,14 @@ pub async fn connectors(
 ) -> Result<Json<StationConnectorsResponse>, ApiError> {
     caller.require(Scope::Read)?;
     let store = state.engine.store();
-    let station = store.station(caller.tenant.id, &id).await.map_err(station_not_found(&id))?;
-    let connectors = store.station_connectors(caller.tenant.id, &id).await.map_err(station_not_found(&id))?;
+    let station = store
+        .station(caller.tenant.id, &id)
+        .await
+        .map_err(station_not_found(&id))?;
+    let connectors = store
+        .station_connectors(caller.tenant.id, &id)
+        .await
+        .map_err(station_not_found(&id))?;
     Ok(Json(StationConnectorsResponse {
         charging_station_id: station.external_id,
         connectors: connectors
@@ -137,7 +153,11 @@ pub async fn patch(
         None => return Err(ApiError::validation("metadata", "is required")),
     };
     validate_station_metadata(&patch)?;
-    state.engine.store().patch_station_metadata(caller.tenant.id, &id, patch).await?;
+    state
+        .engine
+        .store()
+        .patch_station_metadata(caller.tenant.id, &id, patch)
+        .await?;
     state.engine.station_changed();
     station_detail(&state, &caller, &id).await.map(Json)
 }
@@ -147,7 +167,10 @@ fn validate_station_metadata(patch: &serde_json::Map<String, serde_json::Value>)
     let mut errors = ValidationErrors::default();
     let check_power = |errors: &mut ValidationErrors, field: String, value: &serde_json::Value| {
         if !(value.is_null() || value.as_f64().is_some_and(|kw| kw > 0.0 && kw <= 2000.0)) {
-            errors.push(FieldError::new(field, "rated power must be a number of kW above 0 and at most 2000"));
+            errors.push(FieldError::new(
+                field,
+                "rated power must be a number of kW above 0 and at most 2000",
+            ));
         }
     };
     if let Some(power) = patch.get("rated_power_kw") {
@@ -160,7 +183,11 @@ fn validate_station_metadata(patch: &serde_json::Map<String, serde_json::Value>)
                 match settings {
                     serde_json::Value::Object(settings) => {
                         if let Some(power) = settings.get("rated_power_kw") {
-                            check_power(&mut errors, format!("metadata.connectors.{connector}.rated_power_kw"), power);
+                            check_power(
+                                &mut errors,
+                                format!("metadata.connectors.{connector}.rated_power_kw"),
+                                power,
+                            );
                         }
                     }
                     serde_json::Value::Null => {}
@@ -183,11 +210,17 @@ fn validate_station_metadata(patch: &serde_json::Map<String, serde_json::Value>)
 #[utoipa::path(get, path = "/v1/statistics", tag = "statistics",
     responses((status = 200, body = StatisticsResponse)),
     security(("bearer" = [])))]
-pub async fn statistics(State(state): State<AppState>, caller: Caller) -> Result<Json<StatisticsResponse>, ApiError> {
+pub async fn statistics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<StatisticsResponse>, ApiError> {
     caller.require(Scope::Read)?;
     let stats = state.engine.store().statistics(caller.tenant.id).await?;
-    let anomaly_rate =
-        if stats.total_sessions == 0 { 0.0 } else { stats.anomalous_sessions as f64 / stats.total_sessions as f64 };
+    let anomaly_rate = if stats.total_sessions == 0 {
+        0.0
+    } else {
+        stats.anomalous_sessions as f64 / stats.total_sessions as f64
+    };
     Ok(Json(StatisticsResponse {
         total_sessions: stats.total_sessions,
         anomalous_sessions: stats.anomalous_sessions,

@@ -1,7 +1,9 @@
 //! Mapping between domain values and SQLite columns.
 
-use evni_domain::{Anomaly, AnomalyCategory, Location, Measurand, Phase, Reading, ReadingContext, SessionStatus};
 use evni_domain::UnitOfMeasure;
+use evni_domain::{
+    Anomaly, AnomalyCategory, Location, Measurand, Phase, Reading, ReadingContext, SessionStatus,
+};
 use rusqlite::Row;
 
 use crate::model::Verdict;
@@ -39,7 +41,8 @@ pub(super) fn reading_from_row(row: &Row<'_>) -> Result<Reading, StoreError> {
 pub(super) const READING_COLUMNS: &str = "ts, measurand, phase, location, unit, value, context";
 
 /// The verdict columns, in the order [`verdict_from_row`] reads them.
-pub(super) const VERDICT_COLUMNS: &str = "status, status_reason, is_anomaly, anomaly_score, anomaly_confidence, \
+pub(super) const VERDICT_COLUMNS: &str =
+    "status, status_reason, is_anomaly, anomaly_score, anomaly_confidence, \
      is_incident, is_recurring, anomalies, sequence_length, analyzed_at";
 
 /// Reads the [`VERDICT_COLUMNS`] starting at column `at`.
@@ -61,7 +64,12 @@ pub(super) fn verdict_from_row(row: &Row<'_>, at: usize) -> Result<Verdict, Stor
 }
 
 pub(super) fn categories_text(verdict: &Verdict) -> String {
-    verdict.categories().iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+    verdict
+        .categories()
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub(super) fn parse_categories(text: &str) -> Vec<AnomalyCategory> {

@@ -13,7 +13,11 @@ pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     )?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let applied: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let applied: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > applied) {
         tracing::info!(version, name, "applying migration");
         tx.execute_batch(sql)?;

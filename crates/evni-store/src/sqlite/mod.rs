@@ -43,7 +43,12 @@ pub struct SqliteOptions {
 
 impl SqliteOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), durability: Durability::Full, readers: 4, max_batch: 512 }
+        Self {
+            path: path.into(),
+            durability: Durability::Full,
+            readers: 4,
+            max_batch: 512,
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use super::stations::{self, Contribution};
 use crate::model::*;
 use crate::StoreError;
 
-const HEADER_COLUMNS: &str = "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
+const HEADER_COLUMNS: &str =
+    "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
      s.created_at, s.version";
 
 /// The columns of a session row needed to apply a write on top of it.
@@ -113,7 +114,8 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
     let readings = match &write.readings {
         ReadingsChange::Upsert(readings) => readings,
         ReadingsChange::Replace(readings) => {
-            conn.prepare_cached("DELETE FROM readings WHERE session_id = ?1")?.execute([session_id])?;
+            conn.prepare_cached("DELETE FROM readings WHERE session_id = ?1")?
+                .execute([session_id])?;
             readings
         }
     };
@@ -147,7 +149,12 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         categories: verdict.categories(),
         score: verdict.anomaly_score,
     };
-    stations::apply_change(conn, current.map(|c| c.contribution).as_ref(), &new, verdict.analyzed_at)?;
+    stations::apply_change(
+        conn,
+        current.map(|c| c.contribution).as_ref(),
+        &new,
+        verdict.analyzed_at,
+    )?;
     Ok(WriteOutcome { version })
 }
 
@@ -173,7 +180,11 @@ fn upsert_readings(conn: &Connection, session_id: i64, readings: &[Reading]) -> 
     Ok(())
 }
 
-fn current_row(conn: &Connection, tenant: TenantId, external_id: &str) -> Result<Option<Current>, StoreError> {
+fn current_row(
+    conn: &Connection,
+    tenant: TenantId,
+    external_id: &str,
+) -> Result<Option<Current>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT id, version, station_id, connector_id, is_anomaly, categories, anomaly_score
@@ -191,26 +202,38 @@ fn current_row(conn: &Connection, tenant: TenantId, external_id: &str) -> Result
             ))
         })
         .optional()?;
-    Ok(row.map(|(id, version, station_id, connector_id, is_anomaly, categories, score)| Current {
-        id,
-        version,
-        contribution: Contribution {
-            station_id,
-            connector_id,
-            anomalous: is_anomaly == Some(true),
-            categories: codec::parse_categories(&categories),
-            score,
+    Ok(row.map(
+        |(id, version, station_id, connector_id, is_anomaly, categories, score)| Current {
+            id,
+            version,
+            contribution: Contribution {
+                station_id,
+                connector_id,
+                anomalous: is_anomaly == Some(true),
+                categories: codec::parse_categories(&categories),
+                score,
+            },
         },
-    }))
+    ))
 }
 
 /// The session with every reading, by the client's id.
-pub(super) fn load(conn: &Connection, tenant: TenantId, external_id: &str) -> Result<Option<StoredSession>, StoreError> {
-    let Some((id, header, version, verdict)) = header_where(conn, "s.external_id = ?2", tenant, external_id)? else {
+pub(super) fn load(
+    conn: &Connection,
+    tenant: TenantId,
+    external_id: &str,
+) -> Result<Option<StoredSession>, StoreError> {
+    let Some((id, header, version, verdict)) = header_where(conn, "s.external_id = ?2", tenant, external_id)?
+    else {
         return Ok(None);
     };
     let readings = readings(conn, id)?;
-    Ok(Some(StoredSession { header, version, readings, verdict }))
+    Ok(Some(StoredSession {
+        header,
+        version,
+        readings,
+        verdict,
+    }))
 }
 
 /// Detail by the client's id, or else by the internal UUID.
@@ -221,12 +244,21 @@ pub(super) fn detail(conn: &Connection, tenant: TenantId, id: &str) -> Result<Se
     }
     let (row_id, header, _, verdict) = found.ok_or(StoreError::NotFound)?;
     let readings = readings(conn, row_id)?;
-    Ok(SessionDetail { header, verdict, readings })
+    Ok(SessionDetail {
+        header,
+        verdict,
+        readings,
+    })
 }
 
 type HeaderRow = (i64, SessionHeader, i64, Verdict);
 
-fn header_where(conn: &Connection, condition: &str, tenant: TenantId, key: &str) -> Result<Option<HeaderRow>, StoreError> {
+fn header_where(
+    conn: &Connection,
+    condition: &str,
+    tenant: TenantId,
+    key: &str,
+) -> Result<Option<HeaderRow>, StoreError> {
     // The verdict column names exist only in `sessions`, so they need no prefix.
     let sql = format!(
         "SELECT {HEADER_COLUMNS}, {VERDICT_COLUMNS} FROM sessions s JOIN stations st ON st.id = s.station_id
@@ -250,7 +282,9 @@ fn header_where(conn: &Connection, condition: &str, tenant: TenantId, key: &str)
 }
 
 fn readings(conn: &Connection, session_id: i64) -> Result<Vec<Reading>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {READING_COLUMNS} FROM readings WHERE session_id = ?1"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {READING_COLUMNS} FROM readings WHERE session_id = ?1"
+    ))?;
     let mut rows = stmt.query([session_id])?;
     let mut readings = Vec::new();
     while let Some(row) = rows.next()? {
@@ -260,7 +294,11 @@ fn readings(conn: &Connection, session_id: i64) -> Result<Vec<Reading>, StoreErr
     Ok(readings)
 }
 
-pub(super) fn list(conn: &Connection, tenant: TenantId, filter: &SessionFilter) -> Result<Page<SessionListRow>, StoreError> {
+pub(super) fn list(
+    conn: &Connection,
+    tenant: TenantId,
+    filter: &SessionFilter,
+) -> Result<Page<SessionListRow>, StoreError> {
     let mut conditions = vec!["s.tenant_id = ?".to_string()];
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(tenant.to_string())];
     if let Some(station) = &filter.station {
@@ -297,9 +335,14 @@ pub(super) fn list(conn: &Connection, tenant: TenantId, filter: &SessionFilter) 
         conditions.join(" AND ")
     );
     let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
-    let total: i64 = conn.prepare_cached(&format!("SELECT COUNT(*) {from}"))?.query_row(&params[..], |r| r.get(0))?;
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
+        .query_row(&params[..], |r| r.get(0))?;
 
-    let page = filter.page.unwrap_or(PageRequest { page: 1, page_size: 20 });
+    let page = filter.page.unwrap_or(PageRequest {
+        page: 1,
+        page_size: 20,
+    });
     let sql = format!(
         "SELECT s.uuid, s.external_id, st.external_id, s.is_anomaly, s.anomaly_score, s.anomaly_count, s.status,
                 s.created_at, s.analyzed_at
@@ -325,6 +368,10 @@ pub(super) fn list(conn: &Connection, tenant: TenantId, filter: &SessionFilter) 
             last_analyzed_at: row.get(8)?,
         });
     }
-    Ok(Page { items, total: total as u64, page: page.page, page_size: page.page_size })
+    Ok(Page {
+        items,
+        total: total as u64,
+        page: page.page,
+        page_size: page.page_size,
+    })
 }
-

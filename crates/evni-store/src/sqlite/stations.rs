@@ -22,7 +22,12 @@ pub(super) struct Contribution {
 }
 
 /// The station's row id, creating the station on first sight.
-pub(super) fn ensure(conn: &Connection, tenant: TenantId, external_id: &str, now: i64) -> Result<i64, StoreError> {
+pub(super) fn ensure(
+    conn: &Connection,
+    tenant: TenantId,
+    external_id: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let tenant = tenant.to_string();
     let found = conn
         .prepare_cached("SELECT id FROM stations WHERE tenant_id = ?1 AND external_id = ?2")?
@@ -31,8 +36,10 @@ pub(super) fn ensure(conn: &Connection, tenant: TenantId, external_id: &str, now
     if let Some(id) = found {
         return Ok(id);
     }
-    conn.prepare_cached("INSERT INTO stations (uuid, tenant_id, external_id, created_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![Uuid::now_v7().to_string(), tenant, external_id, now])?;
+    conn.prepare_cached(
+        "INSERT INTO stations (uuid, tenant_id, external_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![Uuid::now_v7().to_string(), tenant, external_id, now])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -82,7 +89,9 @@ fn add(conn: &Connection, c: &Contribution, sign: i64) -> Result<(), StoreError>
          WHERE id = ?1",
     )?
     .execute(params![c.station_id, sign, anomalous])?;
-    let Some(connector) = &c.connector_id else { return Ok(()) };
+    let Some(connector) = &c.connector_id else {
+        return Ok(());
+    };
     conn.prepare_cached(
         "INSERT INTO connector_stats (station_id, connector_id, total_sessions, anomalous_sessions)
          VALUES (?1, ?2, ?3, ?4)
@@ -137,7 +146,11 @@ pub(super) fn find(conn: &Connection, tenant: TenantId, id: &str) -> Result<(i64
     }
 }
 
-pub(super) fn list(conn: &Connection, tenant: TenantId, page: PageRequest) -> Result<Page<StationRow>, StoreError> {
+pub(super) fn list(
+    conn: &Connection,
+    tenant: TenantId,
+    page: PageRequest,
+) -> Result<Page<StationRow>, StoreError> {
     let tenant = tenant.to_string();
     let total: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM stations WHERE tenant_id = ?1")?
@@ -151,7 +164,12 @@ pub(super) fn list(conn: &Connection, tenant: TenantId, page: PageRequest) -> Re
     while let Some(row) = rows.next()? {
         items.push(station_from_row(row)?.1);
     }
-    Ok(Page { items, total: total as u64, page: page.page, page_size: page.page_size })
+    Ok(Page {
+        items,
+        total: total as u64,
+        page: page.page,
+        page_size: page.page_size,
+    })
 }
 
 pub(super) fn connectors(conn: &Connection, station_id: i64) -> Result<Vec<ConnectorRow>, StoreError> {
@@ -211,7 +229,10 @@ pub(super) fn patch_metadata(
 }
 
 /// RFC 7396 JSON merge patch of an object.
-fn merge_patch(target: &mut serde_json::Map<String, serde_json::Value>, patch: &serde_json::Map<String, serde_json::Value>) {
+fn merge_patch(
+    target: &mut serde_json::Map<String, serde_json::Value>,
+    patch: &serde_json::Map<String, serde_json::Value>,
+) {
     for (key, value) in patch {
         match value {
             serde_json::Value::Null => {
@@ -233,7 +254,11 @@ fn merge_patch(target: &mut serde_json::Map<String, serde_json::Value>, patch: &
     }
 }
 
-pub(super) fn metadata(conn: &Connection, tenant: TenantId, external_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+pub(super) fn metadata(
+    conn: &Connection,
+    tenant: TenantId,
+    external_id: &str,
+) -> Result<Option<serde_json::Value>, StoreError> {
     let text: Option<Option<String>> = conn
         .prepare_cached("SELECT metadata FROM stations WHERE tenant_id = ?1 AND external_id = ?2")?
         .query_row(params![tenant.to_string(), external_id], |r| r.get(0))

@@ -15,7 +15,9 @@ fn now() -> i64 {
 impl Store for SqliteStore {
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
         let name = name.to_owned();
-        self.writer.write(move |conn| tenants::create(conn, &name, now())).await
+        self.writer
+            .write(move |conn| tenants::create(conn, &name, now()))
+            .await
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Tenant, StoreError> {
@@ -31,36 +33,66 @@ impl Store for SqliteStore {
         self.readers.read(tenants::list).await
     }
 
-    async fn update_tenant_settings(&self, tenant: TenantId, settings: TenantSettings) -> Result<Tenant, StoreError> {
-        self.writer.write(move |conn| tenants::update_settings(conn, tenant, settings)).await
+    async fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: TenantSettings,
+    ) -> Result<Tenant, StoreError> {
+        self.writer
+            .write(move |conn| tenants::update_settings(conn, tenant, settings))
+            .await
     }
 
-    async fn load_session(&self, tenant: TenantId, external_id: &str) -> Result<Option<StoredSession>, StoreError> {
+    async fn load_session(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Option<StoredSession>, StoreError> {
         let external_id = external_id.to_owned();
-        self.readers.read(move |conn| sessions::load(conn, tenant, &external_id)).await
+        self.readers
+            .read(move |conn| sessions::load(conn, tenant, &external_id))
+            .await
     }
 
     async fn write_session(&self, write: SessionWrite) -> Result<WriteOutcome, StoreError> {
-        self.writer.write(move |conn| sessions::write(conn, &write, now())).await
+        self.writer
+            .write(move |conn| sessions::write(conn, &write, now()))
+            .await
     }
 
     async fn session_detail(&self, tenant: TenantId, id: &str) -> Result<SessionDetail, StoreError> {
         let id = id.to_owned();
-        self.readers.read(move |conn| sessions::detail(conn, tenant, &id)).await
+        self.readers
+            .read(move |conn| sessions::detail(conn, tenant, &id))
+            .await
     }
 
-    async fn list_sessions(&self, tenant: TenantId, filter: &SessionFilter) -> Result<Page<SessionListRow>, StoreError> {
+    async fn list_sessions(
+        &self,
+        tenant: TenantId,
+        filter: &SessionFilter,
+    ) -> Result<Page<SessionListRow>, StoreError> {
         let filter = filter.clone();
-        self.readers.read(move |conn| sessions::list(conn, tenant, &filter)).await
+        self.readers
+            .read(move |conn| sessions::list(conn, tenant, &filter))
+            .await
     }
 
-    async fn list_stations(&self, tenant: TenantId, page: PageRequest) -> Result<Page<StationRow>, StoreError> {
-        self.readers.read(move |conn| stations::list(conn, tenant, page)).await
+    async fn list_stations(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<StationRow>, StoreError> {
+        self.readers
+            .read(move |conn| stations::list(conn, tenant, page))
+            .await
     }
 
     async fn station(&self, tenant: TenantId, id: &str) -> Result<StationRow, StoreError> {
         let id = id.to_owned();
-        self.readers.read(move |conn| Ok(stations::find(conn, tenant, &id)?.1)).await
+        self.readers
+            .read(move |conn| Ok(stations::find(conn, tenant, &id)?.1))
+            .await
     }
 
     async fn station_connectors(&self, tenant: TenantId, id: &str) -> Result<Vec<ConnectorRow>, StoreError> {
@@ -80,19 +112,31 @@ impl Store for SqliteStore {
         patch: serde_json::Map<String, serde_json::Value>,
     ) -> Result<StationRow, StoreError> {
         let id = id.to_owned();
-        self.writer.write(move |conn| stations::patch_metadata(conn, tenant, &id, &patch, now())).await
+        self.writer
+            .write(move |conn| stations::patch_metadata(conn, tenant, &id, &patch, now()))
+            .await
     }
 
-    async fn station_metadata(&self, tenant: TenantId, external_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    async fn station_metadata(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
         let external_id = external_id.to_owned();
-        self.readers.read(move |conn| stations::metadata(conn, tenant, &external_id)).await
+        self.readers
+            .read(move |conn| stations::metadata(conn, tenant, &external_id))
+            .await
     }
 
     async fn statistics(&self, tenant: TenantId) -> Result<Statistics, StoreError> {
-        self.readers.read(move |conn| stations::statistics(conn, tenant)).await
+        self.readers
+            .read(move |conn| stations::statistics(conn, tenant))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.readers.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.readers
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 }

@@ -22,7 +22,12 @@ fn build((id, name, settings, created_at): (String, String, String, i64)) -> Res
 }
 
 pub(super) fn create(conn: &Connection, name: &str, now: i64) -> Result<Tenant, StoreError> {
-    let tenant = Tenant { id: Uuid::now_v7(), name: name.to_owned(), settings: TenantSettings::default(), created_at: now };
+    let tenant = Tenant {
+        id: Uuid::now_v7(),
+        name: name.to_owned(),
+        settings: TenantSettings::default(),
+        created_at: now,
+    };
     let inserted = conn
         .prepare_cached("INSERT INTO tenants (id, name, settings, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?
         .execute(params![tenant.id.to_string(), tenant.name, serde_json::to_string(&tenant.settings)?, now])?;
@@ -54,7 +59,11 @@ pub(super) fn list(conn: &Connection) -> Result<Vec<Tenant>, StoreError> {
     rows.into_iter().map(build).collect()
 }
 
-pub(super) fn update_settings(conn: &Connection, id: TenantId, settings: TenantSettings) -> Result<Tenant, StoreError> {
+pub(super) fn update_settings(
+    conn: &Connection,
+    id: TenantId,
+    settings: TenantSettings,
+) -> Result<Tenant, StoreError> {
     let changed = conn
         .prepare_cached("UPDATE tenants SET settings = ?2 WHERE id = ?1")?
         .execute(params![id.to_string(), serde_json::to_string(&settings)?])?;

@@ -52,7 +52,9 @@ impl Writer {
         let output = answer
             .await
             .map_err(|_| StoreError::Unavailable("writer stopped before answering".into()))??;
-        Ok(*output.downcast::<T>().expect("writer returns the type it was given"))
+        Ok(*output
+            .downcast::<T>()
+            .expect("writer returns the type it was given"))
     }
 }
 
@@ -99,7 +101,11 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
 fn run_in_savepoint(conn: &Connection, work: Work) -> Result<Output, StoreError> {
     exec(conn, "SAVEPOINT write")?;
     let result = work(conn);
-    let closing = if result.is_ok() { "RELEASE write" } else { "ROLLBACK TO write; RELEASE write" };
+    let closing = if result.is_ok() {
+        "RELEASE write"
+    } else {
+        "ROLLBACK TO write; RELEASE write"
+    };
     if let Err(e) = conn.execute_batch(closing) {
         return Err(e.into());
     }

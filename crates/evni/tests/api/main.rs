@@ -1,0 +1,10 @@
+//! Integration tests: the real server on port 0 with a fresh data dir,
+//! called over HTTP.
+
+mod auth;
+mod helpers;
+mod meta;
+mod restart;
+mod sessions;
+mod stations;
+mod validation;
