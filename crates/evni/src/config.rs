@@ -140,6 +140,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_holds_every_default() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../evni.example.toml");
+        let config = Config::from_sources(Some(path.into()), |_| None).unwrap();
+        assert_eq!(format!("{config:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
     fn debug_never_prints_the_secret() {
         let config = Config {
             jwt_secret: Some("s".repeat(40)),
