@@ -61,6 +61,8 @@ fn dev_set_meets_the_targets() {
     };
     let verbose = std::env::var_os("EVNI_DEV_VERBOSE").is_some();
     let mut eval = Evaluation::default();
+    // Score spread: the highest verdict of a clean session and the lowest of a labelled one.
+    let (mut clean_max, mut labelled_min): (f64, f64) = (0.0, 1.0);
     for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
         let line = line.expect("readable dev set");
         let parsed: Line = serde_json::from_str(&line).expect("valid JSON line");
@@ -80,9 +82,17 @@ fn dev_set_meets_the_targets() {
         if verbose {
             report_mismatch(&parsed.request.session_id, &labels, &outcome);
         }
+        if let Outcome::Analyzed(a) = &outcome {
+            if labels.is_empty() {
+                clean_max = clean_max.max(a.anomaly_score);
+            } else {
+                labelled_min = labelled_min.min(a.anomaly_score);
+            }
+        }
         eval.add(&labels, &outcome);
     }
     println!("{eval}");
+    println!("highest clean score {clean_max:.3}, lowest labelled score {labelled_min:.3}");
 
     let session = eval.session();
     assert!(session.f1.unwrap() >= 0.98, "session F1 {:?}", session.f1);

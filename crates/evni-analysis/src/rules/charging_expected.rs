@@ -63,7 +63,14 @@ impl Rule for ChargingExpected {
                 (series.buckets[start].first_ts, series.last_ts),
             ));
         }
-        approach(span as f64, MIN_BUCKETS as f64 + 0.5) * approach(NEEDS_ENERGY_SOC, soc.max(1.0))
+        // Above 80 % a stop is ever less like one that left the EV short:
+        // closeness fades by e per 5 SoC points.
+        let short = if soc < NEEDS_ENERGY_SOC {
+            1.0
+        } else {
+            (-(soc - NEEDS_ENERGY_SOC) / 5.0).exp()
+        };
+        approach(span as f64, MIN_BUCKETS as f64 + 0.5) * short
     }
 }
 

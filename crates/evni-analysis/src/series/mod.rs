@@ -255,14 +255,6 @@ impl<'a> Series<'a> {
             end_timestamp: Some(micros_to_datetime(to)),
         }
     }
-
-    /// How densely the window is sampled: readings per bucket, as evidence.
-    pub fn samples_per_bucket(&self) -> f64 {
-        if self.median_interval <= 0 {
-            return 1.0;
-        }
-        BUCKET as f64 / self.median_interval as f64
-    }
 }
 
 /// Linear-interpolated percentile (as numpy's default); sorts `values`.
