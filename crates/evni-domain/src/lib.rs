@@ -11,7 +11,7 @@ pub use ids::{ConnectorId, ExternalId};
 pub use meter_value::{MeterValueIn, Quantity, Reading, ReadingKey};
 pub use ocpp::{Location, Measurand, Phase, ReadingContext, UnitOfMeasure};
 pub use validation::{FieldError, ValidationErrors};
-pub use verdict::{Anomaly, AnomalyCategory, BucketRange, Detector, SessionStatus, TimeRange};
+pub use verdict::{Anomaly, AnomalyCategory, BucketRange, Detector, FeedbackLabel, SessionStatus, TimeRange};
 
 /// Timestamps are kept as microseconds since the Unix epoch (UTC): cheap to
 /// sort, subtract and store.

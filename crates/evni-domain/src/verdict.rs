@@ -135,3 +135,31 @@ impl SessionStatus {
             .find(|s| s.as_str() == text)
     }
 }
+
+/// An operator's judgement of a session's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackLabel {
+    /// A confirmed incident: the session is flagged `is_incident`.
+    Incident,
+    /// The verdict flagged something that was not wrong.
+    FalsePositive,
+    /// The session was normal.
+    Normal,
+}
+
+impl FeedbackLabel {
+    pub const ALL: [FeedbackLabel; 3] = [Self::Incident, Self::FalsePositive, Self::Normal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incident => "incident",
+            Self::FalsePositive => "false_positive",
+            Self::Normal => "normal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+}

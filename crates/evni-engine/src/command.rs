@@ -1,6 +1,6 @@
 //! What a client asks the engine to do to a session.
 
-use evni_domain::{ConnectorId, ExternalId, Micros, Reading};
+use evni_domain::{ConnectorId, ExternalId, FeedbackLabel, Micros, Reading};
 use evni_store::SessionHeader;
 
 /// A validated session command.
@@ -19,6 +19,11 @@ pub enum Command {
         readings: Vec<Reading>,
         metadata: Option<serde_json::Value>,
     },
+    /// An operator's judgement of the verdict.
+    Feedback {
+        label: FeedbackLabel,
+        comment: Option<String>,
+    },
 }
 
 impl Command {
@@ -26,6 +31,7 @@ impl Command {
         match self {
             Command::Create(new) => new.metadata.as_ref(),
             Command::Replace { metadata, .. } | Command::Append { metadata, .. } => metadata.as_ref(),
+            Command::Feedback { .. } => None,
         }
     }
 }
@@ -59,6 +65,7 @@ impl NewSession {
                 evse_id: text(&self.evse_id).or_else(|| existing.evse_id.clone()),
                 metadata: self.metadata.clone().or_else(|| existing.metadata.clone()),
                 created_at: existing.created_at,
+                feedback: existing.feedback,
             },
             None => SessionHeader {
                 uuid: uuid::Uuid::now_v7(),
@@ -68,6 +75,7 @@ impl NewSession {
                 evse_id: text(&self.evse_id),
                 metadata: self.metadata.clone(),
                 created_at: now,
+                feedback: None,
             },
         }
     }

@@ -17,9 +17,10 @@ mod verdict;
 
 use std::sync::Arc;
 
-use evni_domain::{ExternalId, Reading};
+use evni_domain::{ExternalId, FeedbackLabel, Reading};
 use evni_store::{
-    InferenceRecord, ReadingsChange, SessionHeader, SessionWrite, Store, StoreError, StoredSession, Tenant,
+    FeedbackRecord, InferenceRecord, ReadingsChange, SessionHeader, SessionWrite, Store, StoreError,
+    StoredSession, Tenant,
 };
 
 pub use command::{Command, NewSession};
@@ -54,6 +55,8 @@ pub struct SessionState {
     pub header: SessionHeader,
     pub verdict: evni_store::Verdict,
     pub version: i64,
+    /// The id of feedback recorded by this command.
+    pub feedback_id: Option<i64>,
 }
 
 pub struct Engine {
@@ -103,13 +106,18 @@ impl Engine {
             };
             match self.store.write_session(write.clone()).await {
                 Ok(outcome) => {
+                    let mut verdict = write.verdict;
+                    verdict.is_recurring = outcome.is_recurring;
                     let session = StoredSession {
                         header: write.header,
                         version: outcome.version,
                         readings: merged,
-                        verdict: write.verdict,
+                        verdict,
                     };
-                    let state = state_of(&session);
+                    let state = SessionState {
+                        feedback_id: outcome.feedback_id,
+                        ..state_of(&session)
+                    };
                     self.hot
                         .reweigh(&slot, session.readings.len(), tenant.id, external_id.as_str());
                     *hot = Some(session);
@@ -170,7 +178,12 @@ impl Engine {
                 let (merged, changed) = merge::merge(&current.readings, readings);
                 (header, merged, ReadingsChange::Upsert(changed))
             }
-            (Command::Replace { .. } | Command::Append { .. }, None) => return Err(EngineError::NotFound),
+            (Command::Feedback { label, comment }, Some(current)) => {
+                return Ok(Some(feedback_plan(tenant, current, *label, comment.clone())));
+            }
+            (Command::Replace { .. } | Command::Append { .. } | Command::Feedback { .. }, None) => {
+                return Err(EngineError::NotFound)
+            }
         };
 
         let context = self
@@ -178,7 +191,7 @@ impl Engine {
             .context(self.store.as_ref(), tenant.id, &header)
             .await?;
         let (outcome, merged) = analyze(merged, context).await;
-        let verdict = verdict::from_outcome(&outcome, &tenant.settings, now);
+        let verdict = verdict::from_outcome(&outcome, &tenant.settings, header.feedback, now);
         let inference = match &outcome {
             evni_analysis::Outcome::Pending => None,
             evni_analysis::Outcome::Analyzed(a) => Some(InferenceRecord {
@@ -199,6 +212,7 @@ impl Engine {
             started_at: merged.first().map(|r| r.ts),
             verdict,
             inference,
+            feedback: None,
         };
         Ok(Some(Plan { write, merged }))
     }
@@ -227,10 +241,41 @@ async fn analyze(
     .expect("analysis does not panic")
 }
 
+/// Feedback changes the incident flag, not the analysis.
+fn feedback_plan(
+    tenant: &Tenant,
+    current: &StoredSession,
+    label: FeedbackLabel,
+    comment: Option<String>,
+) -> Plan {
+    let mut header = current.header.clone();
+    header.feedback = Some(label);
+    let mut verdict = current.verdict.clone();
+    if verdict.status == evni_domain::SessionStatus::Active {
+        verdict.is_incident = Some(verdict::incident(Some(label), || false));
+    }
+    let write = SessionWrite {
+        tenant: tenant.id,
+        header,
+        expected_version: Some(current.version),
+        readings: ReadingsChange::Upsert(Vec::new()),
+        reading_count: current.readings.len(),
+        started_at: current.readings.first().map(|r| r.ts),
+        verdict,
+        inference: None,
+        feedback: Some(FeedbackRecord { label, comment }),
+    };
+    Plan {
+        write,
+        merged: current.readings.clone(),
+    }
+}
+
 fn state_of(session: &StoredSession) -> SessionState {
     SessionState {
         header: session.header.clone(),
         verdict: session.verdict.clone(),
         version: session.version,
+        feedback_id: None,
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use evni_domain::{Anomaly, AnomalyCategory, Micros, Reading, SessionStatus};
+use evni_domain::{Anomaly, AnomalyCategory, FeedbackLabel, Micros, Reading, SessionStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -83,6 +83,8 @@ pub struct SessionHeader {
     pub evse_id: Option<String>,
     pub metadata: Option<serde_json::Value>,
     pub created_at: Micros,
+    /// The operator's latest judgement of the session.
+    pub feedback: Option<FeedbackLabel>,
 }
 
 /// A session as the engine keeps it hot: header, every reading (sorted by
@@ -119,6 +121,14 @@ pub struct SessionWrite {
     pub verdict: Verdict,
     /// Recorded in the inference history when the analysis ran.
     pub inference: Option<InferenceRecord>,
+    /// Operator feedback given with this write.
+    pub feedback: Option<FeedbackRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackRecord {
+    pub label: FeedbackLabel,
+    pub comment: Option<String>,
 }
 
 /// What one analysis run used, kept in the inference history.
@@ -132,6 +142,12 @@ pub struct InferenceRecord {
 pub struct WriteOutcome {
     /// The session's version after the write.
     pub version: i64,
+    /// Whether a category of the verdict recurs at the station: found in at
+    /// least two other sessions there in the 30 days before this one.
+    /// Derived from stored history inside the write's transaction.
+    pub is_recurring: Option<bool>,
+    /// The id of the feedback recorded with the write.
+    pub feedback_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,10 +1,12 @@
 //! Routes of the API.
 
+pub mod feedback;
 pub mod meta;
 pub mod sessions;
+pub mod settings;
 pub mod stations;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::error::ApiError;
@@ -19,6 +21,8 @@ pub fn router() -> Router<AppState> {
                 .put(sessions::replace)
                 .patch(sessions::append),
         )
+        .route("/v1/sessions/{session_id}/feedback", post(feedback::create))
+        .route("/v1/settings", get(settings::get).patch(settings::patch))
         .route("/v1/stations", get(stations::list))
         .route(
             "/v1/stations/{charging_station_id}",

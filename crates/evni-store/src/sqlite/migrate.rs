@@ -5,7 +5,14 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// (version, name, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (
+        2,
+        "feedback_recurrence",
+        include_str!("migrations/0002_feedback_recurrence.sql"),
+    ),
+];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(

@@ -1,6 +1,6 @@
 //! Session rows, readings and the inference history.
 
-use evni_domain::{Reading, SessionStatus};
+use evni_domain::{AnomalyCategory, FeedbackLabel, Reading, SessionStatus};
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use uuid::Uuid;
 
@@ -11,7 +11,11 @@ use crate::StoreError;
 
 const HEADER_COLUMNS: &str =
     "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
-     s.created_at, s.version";
+     s.created_at, s.version, s.feedback_label";
+
+/// A category recurs when this many other sessions at the station had it.
+const RECURRING_SESSIONS: i64 = 2;
+const RECURRING_WINDOW: i64 = 30 * 24 * 3600 * 1_000_000;
 
 /// The columns of a session row needed to apply a write on top of it.
 struct Current {
@@ -30,6 +34,17 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
     let anomalies = serde_json::to_string(&verdict.anomalies)?;
     let categories = codec::categories_text(verdict);
     let started_at = write.started_at.unwrap_or(header.created_at);
+    let feedback_label = header.feedback.map(FeedbackLabel::as_str);
+    let is_recurring = match verdict.status {
+        SessionStatus::Active => Some(recurs(
+            conn,
+            station_id,
+            current.as_ref().map(|c| c.id),
+            &verdict.categories(),
+            started_at,
+        )?),
+        _ => None,
+    };
 
     let (session_id, version) = match (write.expected_version, &current) {
         (None, Some(_)) => return Err(StoreError::Conflict("session exists already".into())),
@@ -45,9 +60,9 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
                 "INSERT INTO sessions (uuid, tenant_id, external_id, station_id, connector_id, evse_id, metadata,
                     created_at, updated_at, version, reading_count, started_at, status, status_reason,
                     is_anomaly, anomaly_score, anomaly_confidence, is_incident, is_recurring, anomaly_count,
-                    categories, anomalies, sequence_length, analyzed_at)
+                    categories, anomalies, sequence_length, analyzed_at, feedback_label)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                    ?19, ?20, ?21, ?22, ?23)",
+                    ?19, ?20, ?21, ?22, ?23, ?24)",
             )?
             .execute(params![
                 header.uuid.to_string(),
@@ -67,12 +82,13 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
                 verdict.anomaly_score,
                 verdict.anomaly_confidence,
                 verdict.is_incident,
-                verdict.is_recurring,
+                is_recurring,
                 verdict.categories().len() as i64,
                 categories,
                 anomalies,
                 verdict.sequence_length,
                 verdict.analyzed_at,
+                feedback_label,
             ])?;
             (conn.last_insert_rowid(), 1)
         }
@@ -82,7 +98,7 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
                     updated_at = ?6, version = version + 1, reading_count = ?7, started_at = ?8, status = ?9,
                     status_reason = ?10, is_anomaly = ?11, anomaly_score = ?12, anomaly_confidence = ?13,
                     is_incident = ?14, is_recurring = ?15, anomaly_count = ?16, categories = ?17,
-                    anomalies = ?18, sequence_length = ?19, analyzed_at = ?20
+                    anomalies = ?18, sequence_length = ?19, analyzed_at = ?20, feedback_label = ?21
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -100,12 +116,13 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
                 verdict.anomaly_score,
                 verdict.anomaly_confidence,
                 verdict.is_incident,
-                verdict.is_recurring,
+                is_recurring,
                 verdict.categories().len() as i64,
                 categories,
                 anomalies,
                 verdict.sequence_length,
                 verdict.analyzed_at,
+                feedback_label,
             ])?;
             (current.id, current.version + 1)
         }
@@ -142,6 +159,22 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         ])?;
     }
 
+    let feedback_id = match &write.feedback {
+        Some(feedback) => {
+            conn.prepare_cached(
+                "INSERT INTO feedback (session_id, label, comment, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                session_id,
+                feedback.label.as_str(),
+                feedback.comment,
+                now
+            ])?;
+            Some(conn.last_insert_rowid())
+        }
+        None => None,
+    };
+
     let new = Contribution {
         station_id,
         connector_id: header.connector_id.clone(),
@@ -149,13 +182,70 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         categories: verdict.categories(),
         score: verdict.anomaly_score,
     };
-    stations::apply_change(
-        conn,
-        current.map(|c| c.contribution).as_ref(),
-        &new,
-        verdict.analyzed_at,
+    let old = current.map(|c| c.contribution);
+    if old
+        .as_ref()
+        .is_none_or(|o| o.categories != new.categories || o.station_id != new.station_id)
+        || write.started_at.is_some()
+    {
+        index_categories(conn, session_id, station_id, &new.categories, started_at)?;
+    }
+    stations::apply_change(conn, old.as_ref(), &new, verdict.analyzed_at)?;
+    Ok(WriteOutcome {
+        version,
+        is_recurring,
+        feedback_id,
+    })
+}
+
+/// Whether any of `categories` was found in at least [`RECURRING_SESSIONS`]
+/// other sessions at the station in the 30 days up to `started_at`.
+fn recurs(
+    conn: &Connection,
+    station_id: i64,
+    session_id: Option<i64>,
+    categories: &[AnomalyCategory],
+    started_at: i64,
+) -> Result<bool, StoreError> {
+    let mut count = conn.prepare_cached(
+        "SELECT COUNT(*) FROM session_categories
+         WHERE station_id = ?1 AND category = ?2 AND started_at >= ?3 AND started_at <= ?4 AND session_id != ?5",
     )?;
-    Ok(WriteOutcome { version })
+    for category in categories {
+        let others: i64 = count.query_row(
+            params![
+                station_id,
+                category.as_str(),
+                started_at - RECURRING_WINDOW,
+                started_at,
+                session_id.unwrap_or(-1)
+            ],
+            |r| r.get(0),
+        )?;
+        if others >= RECURRING_SESSIONS {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Keeps `session_categories` equal to the session's current verdict.
+fn index_categories(
+    conn: &Connection,
+    session_id: i64,
+    station_id: i64,
+    categories: &[AnomalyCategory],
+    started_at: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM session_categories WHERE session_id = ?1")?
+        .execute([session_id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO session_categories (session_id, station_id, category, started_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for category in categories {
+        insert.execute(params![session_id, station_id, category.as_str(), started_at])?;
+    }
+    Ok(())
 }
 
 fn upsert_readings(conn: &Connection, session_id: i64, readings: &[Reading]) -> Result<(), StoreError> {
@@ -276,8 +366,12 @@ fn header_where(
         evse_id: row.get(5)?,
         metadata: codec::parse_json(row.get(6)?)?,
         created_at: row.get(7)?,
+        feedback: row
+            .get::<_, Option<String>>(9)?
+            .as_deref()
+            .and_then(FeedbackLabel::parse),
     };
-    let verdict = codec::verdict_from_row(row, 9)?;
+    let verdict = codec::verdict_from_row(row, 10)?;
     Ok(Some((row.get(0)?, header, row.get(8)?, verdict)))
 }
 

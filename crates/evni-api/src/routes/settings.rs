@@ -1,0 +1,68 @@
+//! /v1/settings: the tenant's analysis settings.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Caller, Scope};
+use crate::error::{ApiError, ErrorBody};
+use crate::json::JsonBody;
+use crate::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct SettingsResponse {
+    /// A session is anomalous when its anomaly_score reaches this (0 < t <= 1).
+    pub anomaly_threshold: f64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// New threshold, above 0 and at most 1. Applies to analyses from now on.
+    #[serde(default)]
+    pub anomaly_threshold: Option<f64>,
+}
+
+/// The tenant's settings.
+#[utoipa::path(get, path = "/v1/settings", tag = "settings",
+    responses((status = 200, body = SettingsResponse)), security(("bearer" = [])))]
+pub async fn get(caller: Caller) -> Result<Json<SettingsResponse>, ApiError> {
+    caller.require(Scope::Read)?;
+    Ok(Json(SettingsResponse {
+        anomaly_threshold: caller.tenant.settings.anomaly_threshold,
+    }))
+}
+
+/// Change the tenant's settings (admin scope).
+#[utoipa::path(patch, path = "/v1/settings", tag = "settings", request_body = SettingsPatch,
+    responses((status = 200, body = SettingsResponse), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<Json<SettingsResponse>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let patch: SettingsPatch = body.parse()?;
+    let mut settings = caller.tenant.settings;
+    if let Some(threshold) = patch.anomaly_threshold {
+        if !(threshold > 0.0 && threshold <= 1.0) {
+            return Err(ApiError::validation(
+                "anomaly_threshold",
+                "must be above 0 and at most 1",
+            ));
+        }
+        settings.anomaly_threshold = threshold;
+    }
+    let tenant = state
+        .engine
+        .store()
+        .update_tenant_settings(caller.tenant.id, settings)
+        .await?;
+    state.engine.tenants.invalidate(tenant.id);
+    Ok(Json(SettingsResponse {
+        anomaly_threshold: tenant.settings.anomaly_threshold,
+    }))
+}
