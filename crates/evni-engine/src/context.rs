@@ -49,14 +49,20 @@ impl StationContexts {
                 metadata
             }
         };
-        Ok(SessionContext {
-            rated_power_kw: rated_power_kw(metadata.as_ref(), header.connector_id.as_deref()),
-        })
+        let rated_power_kw = session_rated_power_kw(header.metadata.as_ref())
+            .or_else(|| rated_power_kw(metadata.as_ref(), header.connector_id.as_deref()));
+        Ok(SessionContext { rated_power_kw })
     }
 }
 
-/// `connectors.<id>.rated_power_kw` for the session's connector, else the
-/// station-wide `rated_power_kw`.
+/// `rated_power_kw` sent with the session itself, which a CPMS may know
+/// better than station metadata configured once.
+pub fn session_rated_power_kw(metadata: Option<&serde_json::Value>) -> Option<f64> {
+    metadata?.get("rated_power_kw")?.as_f64().filter(|kw| *kw > 0.0)
+}
+
+/// `connectors.<id>.rated_power_kw` of the station for the session's
+/// connector, else the station-wide `rated_power_kw`.
 pub fn rated_power_kw(metadata: Option<&serde_json::Value>, connector: Option<&str>) -> Option<f64> {
     let metadata = metadata?;
     connector

@@ -24,8 +24,10 @@ use evni_store::{
 };
 
 pub use command::{Command, NewSession};
+pub use context::{rated_power_kw, session_rated_power_kw};
 pub use error::EngineError;
 use hot::HotSessions;
+pub use merge::normalize as normalize_readings;
 pub use tenants::TenantCache;
 
 /// Attempts at a command when other processes keep winning the version race.

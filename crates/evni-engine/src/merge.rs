@@ -4,7 +4,7 @@
 use evni_domain::Reading;
 
 /// Sorts readings by identity, keeping the last of each identity.
-pub(crate) fn normalize(readings: &[Reading]) -> Vec<Reading> {
+pub fn normalize(readings: &[Reading]) -> Vec<Reading> {
     let mut sorted: Vec<(usize, Reading)> = readings.iter().copied().enumerate().collect();
     // Stable on identity, so among equal identities the request order stays
     // and the last one can be kept.

@@ -2,6 +2,7 @@
 //! binary (`main.rs`) is a thin CLI over this; tests use it to start the real
 //! server on port 0.
 
+pub mod commands;
 pub mod config;
 mod keys;
 

@@ -1,5 +1,6 @@
 //! The `evni` command line: a thin layer over the library.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,6 +35,26 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Write simulated labelled sessions as JSON lines (the dev-set format).
+    Simulate {
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Evaluate the analysis on labelled sessions (.jsonl or .jsonl.gz).
+    Eval {
+        file: PathBuf,
+        /// Evaluate through a running server instead of in process.
+        #[arg(long, requires = "token")]
+        url: Option<String>,
+        /// Bearer token (write scope) for --url.
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,6 +86,10 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Simulate { sessions, seed, out } = &cli.command {
+        // Needs neither configuration nor a runtime.
+        return evni::commands::simulate::run(*sessions, *seed, out.as_deref());
+    }
     let config = Config::load()?;
     init_tracing(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -119,6 +144,15 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{}", app.issue_token(&tenant, scope, ttl)?);
             Ok(())
         }
+        Command::Eval { file, url, token } => {
+            use evni::commands::eval::Target;
+            let target = match (url, token) {
+                (Some(url), Some(token)) => Target::Http { url, token },
+                _ => Target::InProcess,
+            };
+            evni::commands::eval::run(&file, target).await
+        }
+        Command::Simulate { .. } => unreachable!("handled before the runtime starts"),
     }
 }
 

@@ -1,0 +1,4 @@
+//! CLI commands that are more than a call into the service.
+
+pub mod eval;
+pub mod simulate;
