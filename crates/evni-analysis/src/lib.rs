@@ -6,12 +6,14 @@ pub mod eval;
 pub mod rules;
 mod score;
 pub mod series;
+pub mod summary;
 mod verdict;
 pub mod window;
 
 use evni_domain::{Anomaly, Measurand, Micros, Reading};
 
 use crate::series::Series;
+pub use crate::summary::{summarize, SessionSummary};
 
 /// Analysis runs once a session holds this many meter values.
 pub const MIN_READINGS: usize = 3;

@@ -1,0 +1,97 @@
+//! A station's day aggregates, as SHADE reads them.
+
+use std::collections::BTreeMap;
+
+/// One connector's share of a day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectorDay {
+    pub day: i64,
+    /// `""` for sessions without a connector.
+    pub connector_id: String,
+    pub sessions: u32,
+    pub energy_kwh: f64,
+    pub zero_sessions: u32,
+    pub anomalous_sessions: u32,
+    /// Plateau power of each session that had one (kW).
+    pub plateaus_kw: Vec<f64>,
+}
+
+/// A station's day, summed over its connectors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayAggregate {
+    pub sessions: u32,
+    pub energy_kwh: f64,
+    pub zero_sessions: u32,
+    pub anomalous_sessions: u32,
+    /// Median plateau power of the day's sessions (kW).
+    pub median_plateau_kw: Option<f64>,
+    /// Sessions that had a plateau.
+    pub plateau_sessions: u32,
+    /// Sessions per connector (connectors with sessions that day).
+    pub connector_sessions: BTreeMap<String, u32>,
+}
+
+/// Day aggregates by day number; a day without an entry had no sessions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    days: BTreeMap<i64, DayAggregate>,
+}
+
+static EMPTY: DayAggregate = DayAggregate {
+    sessions: 0,
+    energy_kwh: 0.0,
+    zero_sessions: 0,
+    anomalous_sessions: 0,
+    median_plateau_kw: None,
+    plateau_sessions: 0,
+    connector_sessions: BTreeMap::new(),
+};
+
+impl History {
+    /// Sums connector rows into station days.
+    pub fn from_connector_days(rows: impl IntoIterator<Item = ConnectorDay>) -> Self {
+        let mut days: BTreeMap<i64, (DayAggregate, Vec<f64>)> = BTreeMap::new();
+        for row in rows {
+            if row.sessions == 0 {
+                continue;
+            }
+            let (day, plateaus) = days.entry(row.day).or_default();
+            day.sessions += row.sessions;
+            day.energy_kwh += row.energy_kwh;
+            day.zero_sessions += row.zero_sessions;
+            day.anomalous_sessions += row.anomalous_sessions;
+            *day.connector_sessions.entry(row.connector_id).or_default() += row.sessions;
+            plateaus.extend(row.plateaus_kw);
+        }
+        let days = days
+            .into_iter()
+            .map(|(number, (mut day, mut plateaus))| {
+                plateaus.sort_by(f64::total_cmp);
+                day.plateau_sessions = plateaus.len() as u32;
+                day.median_plateau_kw = crate::stats::median_sorted(&plateaus);
+                (number, day)
+            })
+            .collect();
+        Self { days }
+    }
+
+    pub fn from_days(days: impl IntoIterator<Item = (i64, DayAggregate)>) -> Self {
+        Self {
+            days: days.into_iter().filter(|(_, d)| d.sessions > 0).collect(),
+        }
+    }
+
+    /// The day's aggregate; empty when nothing happened.
+    pub fn day(&self, day: i64) -> &DayAggregate {
+        self.days.get(&day).unwrap_or(&EMPTY)
+    }
+
+    /// The first day with sessions.
+    pub fn first_day(&self) -> Option<i64> {
+        self.days.keys().next().copied()
+    }
+
+    pub fn last_day(&self) -> Option<i64> {
+        self.days.keys().next_back().copied()
+    }
+}

@@ -1,0 +1,163 @@
+//! SHADE, the station health anomaly detection engine (analysis.md §6).
+//!
+//! Input: a station's day aggregates (sessions, energy, zero and anomalous
+//! sessions, plateau power, per connector). Output: the station anomalies
+//! whose episodes start in the evaluated window, and a verdict for the
+//! latest day. Pure functions, no I/O: the service, `evni eval-stations`
+//! and the tests share them.
+//!
+//! Every day is compared with the station's own baseline: the
+//! [`Params::baseline_days`] before it, adjusted to the day's weekday
+//! (same weekday in recent weeks). A day that looks wrong is a
+//! *candidate*; consecutive candidate days form an *episode*, and the
+//! episode becomes an anomaly once the evidence accumulated over its days
+//! is significant (a Poisson or binomial tail below [`Params::alpha`], or a
+//! deficit of [`Params::z_min`] robust standard deviations). So a busy
+//! station that goes silent is flagged on the first day, a quiet one after
+//! the days needed to tell silence from chance. An episode is reported once,
+//! under its first day (`affected_period`), however long it lasts.
+
+mod baseline;
+mod detect;
+mod history;
+mod stats;
+
+pub use detect::{assess, Assessment, StationAnomaly};
+pub use history::{ConnectorDay, DayAggregate, History};
+
+/// The six station anomaly types of analysis.md §6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AnomalyType {
+    EnergyDrop,
+    StationSilent,
+    ConnectorOutage,
+    ZeroSessionSurge,
+    PowerDegradation,
+    AnomalyRateSpike,
+}
+
+impl AnomalyType {
+    pub const ALL: [AnomalyType; 6] = [
+        AnomalyType::EnergyDrop,
+        AnomalyType::StationSilent,
+        AnomalyType::ConnectorOutage,
+        AnomalyType::ZeroSessionSurge,
+        AnomalyType::PowerDegradation,
+        AnomalyType::AnomalyRateSpike,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyType::EnergyDrop => "energy_drop",
+            AnomalyType::StationSilent => "station_silent",
+            AnomalyType::ConnectorOutage => "connector_outage",
+            AnomalyType::ZeroSessionSurge => "zero_session_surge",
+            AnomalyType::PowerDegradation => "power_degradation",
+            AnomalyType::AnomalyRateSpike => "anomaly_rate_spike",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// Detection parameters. The defaults are what `evni eval-stations`
+/// measures; see the README for the figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Days before a day that form its baseline.
+    pub baseline_days: i64,
+    /// A station is judged once it has this many days of history.
+    pub min_history_days: i64,
+    /// Days evaluated by one run, ending at the `as_of` day; episodes that
+    /// start in them are reported. Longer than any episode can stay a
+    /// candidate against a rolling baseline, so an episode keeps its first day.
+    pub window_days: i64,
+    /// Weight, in weeks, pulling the weekday factor towards 1: with four
+    /// weeks of history the same-weekday values weigh 4 / (4 + this).
+    pub weekday_shrink_weeks: f64,
+    /// Significance of the count tests (silence, outage, shares).
+    pub alpha: f64,
+    /// Significance of energy and power deficits, in robust standard deviations.
+    pub z_min: f64,
+    /// A day is an energy_drop candidate below this share of expected energy.
+    pub energy_drop_ratio: f64,
+    /// Days expecting less energy than this (kWh) are not judged.
+    pub min_expected_energy_kwh: f64,
+    /// Floor of the relative day-to-day spread of energy.
+    pub min_energy_cv: f64,
+    /// station_silent needs at least this many expected sessions a day ("several").
+    pub silent_min_expected_sessions: f64,
+    /// connector_outage judges connectors expecting at least this many sessions a day.
+    pub outage_min_expected_sessions: f64,
+    /// ...while the other connectors keep at least this share of theirs.
+    pub outage_others_ratio: f64,
+    /// A share (zero or anomalous sessions) is a candidate at this many
+    /// times its baseline, and at least `share_min`...
+    pub share_ratio: f64,
+    pub share_min: f64,
+    /// ...with at least this many such sessions.
+    pub share_min_sessions: u32,
+    /// Prior of the baseline shares, as sessions at the prior share.
+    pub share_prior_sessions: f64,
+    pub zero_prior_share: f64,
+    pub anomalous_prior_share: f64,
+    /// A day is a power_degradation candidate below this share of the usual plateau.
+    pub power_drop_ratio: f64,
+    /// Days with fewer sessions with a plateau are not judged for power.
+    pub power_min_sessions: u32,
+    /// Floor of the spread of log daily median plateau power.
+    pub min_power_sigma: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            baseline_days: 28,
+            min_history_days: 14,
+            window_days: 28,
+            weekday_shrink_weeks: 2.0,
+            alpha: 1e-3,
+            z_min: 3.0,
+            energy_drop_ratio: 0.6,
+            min_expected_energy_kwh: 20.0,
+            min_energy_cv: 0.1,
+            silent_min_expected_sessions: 2.0,
+            outage_min_expected_sessions: 1.0,
+            outage_others_ratio: 0.5,
+            share_ratio: 3.0,
+            share_min: 0.2,
+            share_min_sessions: 2,
+            share_prior_sessions: 50.0,
+            zero_prior_share: 0.03,
+            anomalous_prior_share: 0.05,
+            power_drop_ratio: 0.75,
+            power_min_sessions: 3,
+            min_power_sigma: 0.05,
+        }
+    }
+}
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
+pub fn day_label(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// The day number of `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> Option<i64> {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(
+        date.and_hms_opt(0, 0, 0)?
+            .and_utc()
+            .timestamp()
+            .div_euclid(86_400),
+    )
+}
+
+/// The day number of an instant in microseconds.
+pub fn day_of_micros(micros: i64) -> i64 {
+    micros.div_euclid(86_400_000_000)
+}
