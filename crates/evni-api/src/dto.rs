@@ -13,39 +13,7 @@ fn time(micros: Option<i64>) -> Option<DateTime<Utc>> {
     micros.map(micros_to_datetime)
 }
 
-/// Verdict of a session (POST /v1/sessions, batch results).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionAnalysisResponse {
-    pub session_id: String,
-    pub status: SessionStatus,
-    /// Why the analysis failed, when `status` is `failed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
-    pub is_anomaly: Option<bool>,
-    pub anomaly_score: Option<f64>,
-    pub anomaly_confidence: Option<f64>,
-    pub is_incident: Option<bool>,
-    pub is_recurring: Option<bool>,
-    pub anomalies: Vec<Anomaly>,
-    pub analyzed_at: Option<DateTime<Utc>>,
-}
-
-impl SessionAnalysisResponse {
-    pub fn new(session_id: &str, verdict: &Verdict) -> Self {
-        Self {
-            session_id: session_id.to_owned(),
-            status: verdict.status,
-            status_reason: verdict.status_reason.clone(),
-            is_anomaly: verdict.is_anomaly,
-            anomaly_score: verdict.anomaly_score,
-            anomaly_confidence: verdict.anomaly_confidence,
-            is_incident: verdict.is_incident,
-            is_recurring: verdict.is_recurring,
-            anomalies: verdict.anomalies.clone(),
-            analyzed_at: time(verdict.analyzed_at),
-        }
-    }
-}
+pub use evni_engine::SessionAnalysisResponse;
 
 /// Verdict after PUT or PATCH.
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,40 +12,53 @@ use crate::AppState;
 /// it with [`JsonBody::parse`], which may borrow from it.
 pub struct JsonBody(pub Bytes);
 
+/// Like [`JsonBody`], with the larger limit of batch submissions.
+pub struct BatchBody(pub JsonBody);
+
 impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let limit = state.limits.max_body_bytes;
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !is_json(content_type) {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "expected Content-Type: application/json, got '{content_type}'"
-            )));
-        }
-        let too_large =
-            || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(too_large());
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
-                too_large()
-            } else {
-                ApiError::MalformedJson(format!("could not read the request body: {e}"))
-            }
-        })?;
-        Ok(JsonBody(bytes))
+        read(req, state.limits.max_body_bytes).await
     }
+}
+
+impl FromRequest<AppState> for BatchBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read(req, state.limits.max_batch_body_bytes).await.map(BatchBody)
+    }
+}
+
+async fn read(req: Request, limit: usize) -> Result<JsonBody, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !is_json(content_type) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "expected Content-Type: application/json, got '{content_type}'"
+        )));
+    }
+    let too_large = || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            too_large()
+        } else {
+            ApiError::MalformedJson(format!("could not read the request body: {e}"))
+        }
+    })?;
+    Ok(JsonBody(bytes))
 }
 
 impl JsonBody {

@@ -21,7 +21,11 @@ pub use error::ApiError;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Most meter values in one session of a request.
     pub max_meter_values: usize,
+    /// Body limit of POST /v1/sessions/batch.
+    pub max_batch_body_bytes: usize,
+    pub max_batch_sessions: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +33,8 @@ impl Default for Limits {
         Self {
             max_body_bytes: 16 * 1024 * 1024,
             max_meter_values: 50_000,
+            max_batch_body_bytes: 256 * 1024 * 1024,
+            max_batch_sessions: 10_000,
         }
     }
 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{feedback, sessions, settings, stations};
+use crate::routes::{batch, feedback, sessions, settings, stations};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -11,11 +11,11 @@ use crate::routes::{feedback, sessions, settings, stations};
         description = "Push OCPP meter values of charging sessions, get anomaly verdicts back."),
     paths(
         sessions::create, sessions::replace, sessions::append, sessions::list, sessions::detail,
-        feedback::create, stations::list, stations::detail, stations::connectors, stations::patch,
+        batch::submit, batch::status, feedback::create, stations::list, stations::detail, stations::connectors, stations::patch,
         stations::statistics, settings::get, settings::patch,
     ),
     modifiers(&BearerAuth),
-    tags((name = "sessions"), (name = "stations"), (name = "statistics"), (name = "settings"))
+    tags((name = "sessions"), (name = "stations"), (name = "statistics"), (name = "settings"), (name = "batches"))
 )]
 struct ApiDoc;
 

@@ -39,17 +39,22 @@ impl Params {
     }
 
     pub fn page(&mut self) -> PageRequest {
+        self.page_with(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    }
+
+    /// `page` and `page_size` with a given default and maximum page size.
+    pub fn page_with(&mut self, default_size: u32, max_size: u32) -> PageRequest {
         let page = self.parsed("page", |v| match v.parse::<u32>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(format!("'{v}' is not a page number (1 or more)")),
         });
         let page_size = self.parsed("page_size", |v| match v.parse::<u32>() {
-            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
-            _ => Err(format!("'{v}' is not a page size from 1 to {MAX_PAGE_SIZE}")),
+            Ok(n) if (1..=max_size).contains(&n) => Ok(n),
+            _ => Err(format!("'{v}' is not a page size from 1 to {max_size}")),
         });
         PageRequest {
             page: page.unwrap_or(1),
-            page_size: page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+            page_size: page_size.unwrap_or(default_size),
         }
     }
 

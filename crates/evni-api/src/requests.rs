@@ -2,6 +2,7 @@
 //! commands. Every problem is reported with its field path.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use evni_domain::meter_value::validate_meter_values;
 use evni_domain::{ExternalId, FieldError, MeterValueIn, Reading, ValidationErrors};
@@ -11,12 +12,16 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::Limits;
 
+/// POST /v1/sessions, and one session of a batch.
 #[derive(Deserialize)]
 pub struct CreateSessionIn<'a> {
     #[serde(borrow, default)]
     pub session_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub charging_station_id: Option<Cow<'a, str>>,
+    /// The batch reference calls the station `charging_point_id`.
+    #[serde(borrow, default)]
+    pub charging_point_id: Option<Cow<'a, str>>,
     /// OCPP sends connector ids as integers; strings are accepted too.
     #[serde(default)]
     pub connector_id: Option<serde_json::Value>,
@@ -36,36 +41,115 @@ pub struct MeterValuesIn<'a> {
     pub metadata: Option<serde_json::Value>,
 }
 
+#[derive(Deserialize)]
+pub struct BatchIn<'a> {
+    #[serde(borrow, default)]
+    pub sessions: Option<Vec<CreateSessionIn<'a>>>,
+}
+
 /// Validates a POST body into the session id and a create command.
 pub fn create_command(
     body: CreateSessionIn<'_>,
     limits: &Limits,
     now: i64,
 ) -> Result<(ExternalId, Command), ApiError> {
-    let values = body.meter_values.unwrap_or_default();
-    check_count(&values, limits)?;
+    check_count(
+        "meter_values",
+        body.meter_values.as_deref().unwrap_or_default(),
+        limits,
+    )?;
     let mut errors = ValidationErrors::default();
-    let session_id = required_id(&mut errors, "session_id", body.session_id.as_deref());
-    let station = required_id(
-        &mut errors,
-        "charging_station_id",
-        body.charging_station_id.as_deref(),
-    );
-    let connector_id = optional_id(&mut errors, "connector_id", body.connector_id.as_ref());
-    let evse_id = optional_id(&mut errors, "evse_id", body.evse_id.as_ref());
-    let metadata = metadata(&mut errors, body.metadata);
-    let readings = validate_meter_values("meter_values", &values, now, &mut errors);
-    let (Some(session_id), Some(station)) = (session_id, station) else {
-        return Err(errors.into());
+    let session = new_session("", body, now, &mut errors);
+    match session {
+        Some((id, session)) if errors.is_empty() => Ok((id, Command::Create(session))),
+        _ => Err(errors.into()),
+    }
+}
+
+/// Validates every session of a batch before anything is accepted.
+pub fn batch_sessions(
+    body: BatchIn<'_>,
+    limits: &Limits,
+    now: i64,
+) -> Result<Vec<(ExternalId, NewSession)>, ApiError> {
+    let Some(sessions) = body.sessions else {
+        return Err(ApiError::validation("sessions", "is required"));
     };
-    let command = Command::Create(NewSession {
-        station,
-        connector_id,
-        evse_id,
-        metadata,
-        readings,
-    });
-    errors.into_result((session_id, command)).map_err(Into::into)
+    if sessions.is_empty() {
+        return Err(ApiError::validation(
+            "sessions",
+            "a batch needs at least 1 session",
+        ));
+    }
+    if sessions.len() > limits.max_batch_sessions {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the batch holds {} sessions; the limit is {} per batch",
+            sessions.len(),
+            limits.max_batch_sessions
+        )));
+    }
+    for (i, session) in sessions.iter().enumerate() {
+        check_count(
+            &format!("sessions[{i}].meter_values"),
+            session.meter_values.as_deref().unwrap_or_default(),
+            limits,
+        )?;
+    }
+    let mut errors = ValidationErrors::default();
+    let mut first_index: HashMap<String, usize> = HashMap::new();
+    let mut valid = Vec::with_capacity(sessions.len());
+    for (i, session) in sessions.into_iter().enumerate() {
+        let prefix = format!("sessions[{i}]");
+        if let Some((id, session)) = new_session(&prefix, session, now, &mut errors) {
+            if let Some(first) = first_index.insert(id.as_str().to_owned(), i) {
+                errors.push(FieldError::new(
+                    format!("{prefix}.session_id"),
+                    format!("'{id}' appears twice in the batch (first at sessions[{first}])"),
+                ));
+            }
+            valid.push((id, session));
+        }
+    }
+    errors.into_result(valid).map_err(Into::into)
+}
+
+fn new_session(
+    prefix: &str,
+    body: CreateSessionIn<'_>,
+    now: i64,
+    errors: &mut ValidationErrors,
+) -> Option<(ExternalId, NewSession)> {
+    let path = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    let session_id = required_id(errors, &path("session_id"), body.session_id.as_deref());
+    let station = match (
+        body.charging_station_id.as_deref(),
+        body.charging_point_id.as_deref(),
+    ) {
+        (None, Some(point)) => required_id(errors, &path("charging_point_id"), Some(point)),
+        (station, _) => required_id(errors, &path("charging_station_id"), station),
+    };
+    let connector_id = optional_id(errors, &path("connector_id"), body.connector_id.as_ref());
+    let evse_id = optional_id(errors, &path("evse_id"), body.evse_id.as_ref());
+    let metadata = metadata(errors, &path("metadata"), body.metadata);
+    let values = body.meter_values.unwrap_or_default();
+    let readings = validate_meter_values(&path("meter_values"), &values, now, errors);
+    let (session_id, station) = (session_id?, station?);
+    Some((
+        session_id,
+        NewSession {
+            station,
+            connector_id,
+            evse_id,
+            metadata,
+            readings,
+        },
+    ))
 }
 
 /// Validates a PUT (`replace`) or PATCH body.
@@ -83,14 +167,14 @@ pub fn meter_values_command(
             Vec::new()
         }
     };
-    check_count(&values, limits)?;
+    check_count("meter_values", &values, limits)?;
     if replace && values.is_empty() && errors.is_empty() {
         errors.push(FieldError::new(
             "meter_values",
             "a replacement needs at least 1 reading",
         ));
     }
-    let metadata = metadata(&mut errors, body.metadata);
+    let metadata = metadata(&mut errors, "metadata", body.metadata);
     let readings: Vec<Reading> = validate_meter_values("meter_values", &values, now, &mut errors);
     errors.into_result(())?;
     Ok(if replace {
@@ -100,10 +184,10 @@ pub fn meter_values_command(
     })
 }
 
-fn check_count(values: &[MeterValueIn<'_>], limits: &Limits) -> Result<(), ApiError> {
+fn check_count(field: &str, values: &[MeterValueIn<'_>], limits: &Limits) -> Result<(), ApiError> {
     if values.len() > limits.max_meter_values {
         return Err(ApiError::PayloadTooLarge(format!(
-            "meter_values holds {} readings; the limit is {} per request",
+            "{field} holds {} readings; the limit is {} per session",
             values.len(),
             limits.max_meter_values
         )));
@@ -139,12 +223,16 @@ fn optional_id(
     ExternalId::parse(field, &text).map_err(|e| errors.push(e)).ok()
 }
 
-fn metadata(errors: &mut ValidationErrors, raw: Option<serde_json::Value>) -> Option<serde_json::Value> {
+fn metadata(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<serde_json::Value>,
+) -> Option<serde_json::Value> {
     match raw {
         None | Some(serde_json::Value::Null) => None,
         Some(value @ serde_json::Value::Object(_)) => Some(value),
         Some(_) => {
-            errors.push(FieldError::new("metadata", "expected a JSON object or null"));
+            errors.push(FieldError::new(field, "expected a JSON object or null"));
             None
         }
     }

@@ -14,6 +14,7 @@ mod hot;
 mod merge;
 mod tenants;
 mod verdict;
+pub mod view;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use error::EngineError;
 use hot::HotSessions;
 pub use merge::normalize as normalize_readings;
 pub use tenants::TenantCache;
+pub use view::SessionAnalysisResponse;
 
 /// Attempts at a command when other processes keep winning the version race.
 const MAX_ATTEMPTS: usize = 5;
@@ -63,6 +65,8 @@ pub struct SessionState {
 
 pub struct Engine {
     store: Arc<dyn Store>,
+    /// Wakes workers when a job is enqueued in this process.
+    pub jobs_enqueued: tokio::sync::Notify,
     hot: HotSessions,
     stations: context::StationContexts,
     pub tenants: TenantCache,
@@ -71,6 +75,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         Self {
+            jobs_enqueued: tokio::sync::Notify::new(),
             hot: HotSessions::new(config.hot_readings),
             stations: context::StationContexts::default(),
             tenants: TenantCache::new(store.clone()),

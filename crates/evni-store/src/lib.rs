@@ -2,12 +2,14 @@
 //! each backend lives in its own module with its own migrations.
 
 pub mod error;
+pub mod jobs;
 pub mod model;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use jobs::*;
 pub use model::*;
 
 /// Everything evni persists. Every tenant-scoped method takes the tenant
@@ -71,4 +73,38 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the database answers, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- Jobs and batches
+
+    /// Stores a batch and enqueues its jobs in the same transaction; returns
+    /// the public batch id.
+    async fn create_batch(&self, batch: NewBatch) -> Result<String, StoreError>;
+    /// Claims the next runnable job (queued and due, or running with an
+    /// expired lease) for `owner` until `lease_until`.
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<ClaimedJob>, StoreError>;
+    /// Extends a claimed job's lease; `false` when the job is no longer ours.
+    async fn heartbeat_job(&self, id: i64, owner: &str, lease_until: i64) -> Result<bool, StoreError>;
+    async fn complete_job(&self, id: i64, owner: &str) -> Result<(), StoreError>;
+    async fn fail_job(&self, id: i64, owner: &str, failure: JobFailure) -> Result<(), StoreError>;
+    /// The pending sessions of a chunk, with their batch index.
+    async fn batch_sessions(&self, chunk: BatchChunk) -> Result<Vec<(u32, BatchSession)>, StoreError>;
+    /// Records results of a chunk's sessions and advances the batch's
+    /// counters, once per session however often it is called.
+    async fn record_batch_results(
+        &self,
+        batch: i64,
+        results: Vec<(u32, BatchResult)>,
+    ) -> Result<(), StoreError>;
+    /// A batch's progress and one page of its results.
+    async fn batch_status(
+        &self,
+        tenant: TenantId,
+        batch_id: &str,
+        page: PageRequest,
+    ) -> Result<BatchStatus, StoreError>;
 }

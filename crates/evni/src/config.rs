@@ -24,6 +24,12 @@ pub struct Config {
     pub durability: String,
     /// Readings kept in memory across hot sessions.
     pub hot_readings: u64,
+    /// Job workers run inside `evni serve` (0: none; run `evni worker`).
+    pub workers: usize,
+    /// Largest body of a batch submission in bytes.
+    pub max_batch_body_bytes: usize,
+    /// Most sessions in one batch.
+    pub max_batch_sessions: usize,
     /// Log filter, e.g. `info` or `evni=debug`.
     pub log: String,
 }
@@ -38,6 +44,9 @@ impl Default for Config {
             max_meter_values: 50_000,
             durability: "full".into(),
             hot_readings: 4_000_000,
+            workers: 2,
+            max_batch_body_bytes: 256 * 1024 * 1024,
+            max_batch_sessions: 10_000,
             log: "info".into(),
         }
     }
@@ -53,6 +62,9 @@ impl std::fmt::Debug for Config {
             .field("max_meter_values", &self.max_meter_values)
             .field("durability", &self.durability)
             .field("hot_readings", &self.hot_readings)
+            .field("workers", &self.workers)
+            .field("max_batch_body_bytes", &self.max_batch_body_bytes)
+            .field("max_batch_sessions", &self.max_batch_sessions)
             .field("log", &self.log)
             .finish()
     }
@@ -97,6 +109,17 @@ impl Config {
         }
         if let Some(v) = env("EVNI_HOT_READINGS") {
             config.hot_readings = v.parse().context("EVNI_HOT_READINGS must be a number")?;
+        }
+        if let Some(v) = env("EVNI_WORKERS") {
+            config.workers = v.parse().context("EVNI_WORKERS must be a number")?;
+        }
+        if let Some(v) = env("EVNI_MAX_BATCH_BODY_BYTES") {
+            config.max_batch_body_bytes = v
+                .parse()
+                .context("EVNI_MAX_BATCH_BODY_BYTES must be a number of bytes")?;
+        }
+        if let Some(v) = env("EVNI_MAX_BATCH_SESSIONS") {
+            config.max_batch_sessions = v.parse().context("EVNI_MAX_BATCH_SESSIONS must be a number")?;
         }
         if let Some(v) = env("EVNI_LOG") {
             config.log = v;

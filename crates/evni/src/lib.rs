@@ -19,6 +19,8 @@ pub use config::Config;
 /// The assembled service.
 pub struct App {
     pub state: AppState,
+    /// Job workers started beside the API by [`App::run`].
+    workers: usize,
 }
 
 /// Opens (creating and migrating) the store named by `config`.
@@ -51,9 +53,14 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
         limits: Limits {
             max_body_bytes: config.max_body_bytes,
             max_meter_values: config.max_meter_values,
+            max_batch_body_bytes: config.max_batch_body_bytes,
+            max_batch_sessions: config.max_batch_sessions,
         },
     };
-    Ok(App { state })
+    Ok(App {
+        state,
+        workers: config.workers,
+    })
 }
 
 impl App {
@@ -61,16 +68,57 @@ impl App {
         evni_api::router(self.state.clone())
     }
 
-    /// Serves the API on `listener` until `shutdown` resolves.
+    /// Serves the API on `listener`, with the configured job workers beside
+    /// it, until `shutdown` resolves; then finishes requests and jobs in flight.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = self.spawn_workers(self.workers, &stopped);
         let router = self.router();
-        evni_api::serve(listener, router, shutdown)
-            .await
-            .context("serving HTTP")
+        let mut http_stopped = stopped.clone();
+        let served = evni_api::serve(listener, router, async move {
+            let _ = http_stopped.wait_for(|stop| *stop).await;
+        });
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let (served, ()) = tokio::join!(served, signal);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served.context("serving HTTP")
+    }
+
+    /// Runs job workers only (`evni worker`) until `shutdown` resolves.
+    pub async fn run_workers(&self, count: usize, shutdown: impl std::future::Future<Output = ()>) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = self.spawn_workers(count.max(1), &stopped);
+        shutdown.await;
+        let _ = stop.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+    }
+
+    fn spawn_workers(
+        &self,
+        count: usize,
+        stopped: &tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..count)
+            .map(|_| {
+                let worker =
+                    evni_worker::Worker::new(self.state.engine.clone(), evni_worker::WorkerConfig::default());
+                let mut stopped = stopped.clone();
+                tokio::spawn(worker.run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }))
+            })
+            .collect()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -23,6 +23,12 @@ struct Cli {
 enum Command {
     /// Run the API (EVNI_LISTEN, default 127.0.0.1:8080) on the database in EVNI_DATA_DIR.
     Serve,
+    /// Run job workers only (batch analysis, fine-tuning), beside or instead of `serve`.
+    Worker {
+        /// Concurrent workers in this process.
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+    },
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Manage tenants.
@@ -105,6 +111,12 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", config.listen))?;
             tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "evni is listening");
             app.run(listener, evni::shutdown_signal()).await
+        }
+        Command::Worker { concurrency } => {
+            let app = evni::build(&config)?;
+            tracing::info!(concurrency, data_dir = %config.data_dir.display(), "evni worker is running");
+            app.run_workers(concurrency, evni::shutdown_signal()).await;
+            Ok(())
         }
         Command::Migrate => {
             evni::open_store(&config)?;

@@ -1,5 +1,6 @@
 //! Routes of the API.
 
+pub mod batch;
 pub mod feedback;
 pub mod meta;
 pub mod sessions;
@@ -21,6 +22,8 @@ pub fn router() -> Router<AppState> {
                 .put(sessions::replace)
                 .patch(sessions::append),
         )
+        .route("/v1/sessions/batch", post(batch::submit))
+        .route("/v1/sessions/batch/{batch_id}", get(batch::status))
         .route("/v1/sessions/{session_id}/feedback", post(feedback::create))
         .route("/v1/settings", get(settings::get).patch(settings::patch))
         .route("/v1/stations", get(stations::list))

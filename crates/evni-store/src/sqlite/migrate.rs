@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "feedback_recurrence",
         include_str!("migrations/0002_feedback_recurrence.sql"),
     ),
+    (3, "jobs", include_str!("migrations/0003_jobs.sql")),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

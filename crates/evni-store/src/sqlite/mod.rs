@@ -5,9 +5,12 @@
 //! savepoint so one failing write never takes the others down. Reads use a
 //! small pool of read-only connections; WAL lets them run beside the writer.
 
+mod batches;
 mod codec;
+mod jobs;
 mod migrate;
 mod readers;
+pub(crate) mod reading_codec;
 mod sessions;
 mod stations;
 mod store_impl;

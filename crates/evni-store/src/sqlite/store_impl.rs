@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::{sessions, stations, tenants, SqliteStore};
+use super::{batches, jobs, sessions, stations, tenants, SqliteStore};
+use crate::jobs::*;
 use crate::model::*;
 use crate::{Store, StoreError};
 
@@ -137,6 +138,73 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.readers
             .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn create_batch(&self, batch: NewBatch) -> Result<String, StoreError> {
+        self.writer
+            .write(move |conn| batches::create(conn, &batch, now()))
+            .await
+    }
+
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let owner = owner.to_owned();
+        self.writer
+            .write(move |conn| jobs::claim(conn, &owner, now, lease_until))
+            .await
+    }
+
+    async fn heartbeat_job(&self, id: i64, owner: &str, lease_until: i64) -> Result<bool, StoreError> {
+        let owner = owner.to_owned();
+        self.writer
+            .write(move |conn| jobs::heartbeat(conn, id, &owner, lease_until))
+            .await
+    }
+
+    async fn complete_job(&self, id: i64, owner: &str) -> Result<(), StoreError> {
+        let owner = owner.to_owned();
+        self.writer
+            .write(move |conn| jobs::complete(conn, id, &owner, now()))
+            .await
+    }
+
+    async fn fail_job(&self, id: i64, owner: &str, failure: JobFailure) -> Result<(), StoreError> {
+        let owner = owner.to_owned();
+        self.writer
+            .write(move |conn| jobs::fail(conn, id, &owner, &failure, now()))
+            .await
+    }
+
+    async fn batch_sessions(&self, chunk: BatchChunk) -> Result<Vec<(u32, BatchSession)>, StoreError> {
+        self.readers
+            .read(move |conn| batches::pending_sessions(conn, chunk))
+            .await
+    }
+
+    async fn record_batch_results(
+        &self,
+        batch: i64,
+        results: Vec<(u32, BatchResult)>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| batches::record_results(conn, batch, &results, now()))
+            .await
+    }
+
+    async fn batch_status(
+        &self,
+        tenant: TenantId,
+        batch_id: &str,
+        page: PageRequest,
+    ) -> Result<BatchStatus, StoreError> {
+        let batch_id = batch_id.to_owned();
+        self.readers
+            .read(move |conn| batches::status(conn, tenant, &batch_id, page))
             .await
     }
 }

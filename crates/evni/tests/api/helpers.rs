@@ -62,12 +62,17 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and starts a new one on the same data dir.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like [`restart`], with configuration changes.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut evni::Config)) -> Self {
         let temp = self._temp.take();
         let token = self.token.clone();
         let data_dir = self.data_dir.clone();
         self.stop().await;
-        let mut app = Self::start(&data_dir, |_| {}).await;
+        let mut app = Self::start(&data_dir, adjust).await;
         app.token = token;
         app._temp = temp;
         app

@@ -2,6 +2,7 @@
 //! called over HTTP.
 
 mod auth;
+mod batch;
 mod feedback;
 mod helpers;
 mod meta;

@@ -1,0 +1,113 @@
+//! Durable jobs and batches: the records the worker and the batch API share.
+
+use evni_domain::{Micros, Reading};
+use serde::{Deserialize, Serialize};
+
+use crate::model::TenantId;
+
+/// What a job does; its payload is interpreted per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Analyse a range of a batch's sessions.
+    BatchChunk,
+    /// Fine-tune a model.
+    FineTune,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::BatchChunk => "batch_chunk",
+            JobKind::FineTune => "fine_tune",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "batch_chunk" => Some(JobKind::BatchChunk),
+            "fine_tune" => Some(JobKind::FineTune),
+            _ => None,
+        }
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub tenant: TenantId,
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    pub max_attempts: u32,
+}
+
+/// A job claimed by a worker until `lease_until`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    /// 1 on the first run.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub lease_until: Micros,
+}
+
+/// How a failed attempt ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobFailure {
+    /// Run again at `run_after`.
+    Retry { error: String, run_after: Micros },
+    /// Give up.
+    Fail { error: String },
+}
+
+/// A session of a batch, validated at submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchSession {
+    pub session_id: String,
+    pub station: String,
+    pub connector_id: Option<String>,
+    pub evse_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    #[serde(with = "crate::sqlite::reading_codec")]
+    pub readings: Vec<Reading>,
+}
+
+/// A batch as submitted: its sessions, split into chunks of `chunk_size`,
+/// one job each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBatch {
+    pub tenant: TenantId,
+    pub sessions: Vec<BatchSession>,
+    pub chunk_size: usize,
+    pub max_attempts: u32,
+}
+
+/// The work of one batch job: sessions `first..=last` of batch `batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BatchChunk {
+    pub batch: i64,
+    pub first: u32,
+    pub last: u32,
+}
+
+/// What processing one batch session produced, shown in the batch results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchResult {
+    pub failed: bool,
+    /// The verdict as the API shows it, or the error for a failed session.
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStatus {
+    pub batch_id: String,
+    pub total_sessions: u64,
+    pub processed_sessions: u64,
+    pub failed_sessions: u64,
+    pub created_at: Micros,
+    pub completed_at: Option<Micros>,
+    /// Results of processed sessions on the requested page, in batch order.
+    pub results: Vec<serde_json::Value>,
+}
