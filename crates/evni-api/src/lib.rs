@@ -3,6 +3,7 @@
 mod auth;
 mod dto;
 mod error;
+mod explain;
 mod json;
 mod openapi;
 mod query;
@@ -16,6 +17,7 @@ use evni_engine::Engine;
 
 pub use auth::{JwtKeys, Scope};
 pub use error::ApiError;
+pub use explain::{ExplainConfig, Explainer, LlmConfig, DEFAULT_LLM_TIMEOUT};
 
 /// Request limits.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +47,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub keys: Arc<JwtKeys>,
     pub limits: Limits,
+    /// Explain and Ask: optional model, per-tenant rate limit.
+    pub explain: Arc<Explainer>,
 }
 
 /// The whole API as an axum router.

@@ -416,24 +416,19 @@ fn join_or(items: &[&str]) -> String {
 
 /// The explanation of a session: grounded, deterministic.
 pub fn explanation(facts: &Facts) -> String {
-    match facts.status {
-        SessionStatus::Pending => return format!(
-            "This session has not been analysed yet: it holds {} meter value(s) and analysis starts at 3. {}",
-            facts.reading_count,
-            summary(facts)
-        )
-        .trim_end()
-        .to_string(),
-        SessionStatus::Failed => {
-            return format!(
-                "This session could not be analysed: {}. {}",
-                facts.status_reason.as_deref().unwrap_or("no usable measurand"),
-                summary(facts)
-            )
-            .trim_end()
-            .to_string()
-        }
-        SessionStatus::Active => {}
+    let not_analysed = match facts.status {
+        SessionStatus::Pending => Some(format!(
+            "This session has not been analysed yet: it holds {} meter value(s) and analysis starts at 3.",
+            facts.reading_count
+        )),
+        SessionStatus::Failed => Some(format!(
+            "This session could not be analysed: {}.",
+            facts.status_reason.as_deref().unwrap_or("no usable measurand")
+        )),
+        SessionStatus::Active => None,
+    };
+    if let Some(head) = not_analysed {
+        return format!("{head} {}", summary(facts)).trim_end().to_string();
     }
     let mut paragraphs = Vec::new();
     if facts.anomalies.is_empty() {

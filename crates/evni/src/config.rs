@@ -30,6 +30,16 @@ pub struct Config {
     pub max_batch_body_bytes: usize,
     /// Most sessions in one batch.
     pub max_batch_sessions: usize,
+    /// OpenAI-compatible chat-completions URL for explain/ask wording;
+    /// unset: grounded text only, no tenant data leaves the process.
+    pub llm_url: Option<String>,
+    pub llm_model: Option<String>,
+    /// Bearer key for the LLM endpoint; never printed.
+    pub llm_api_key: Option<String>,
+    /// How long the model may take before the grounded text is returned.
+    pub llm_timeout_ms: u64,
+    /// Explain + Ask calls per tenant and minute, per process.
+    pub explain_rate_per_minute: u32,
     /// Log filter, e.g. `info` or `evni=debug`.
     pub log: String,
 }
@@ -47,6 +57,11 @@ impl Default for Config {
             workers: 2,
             max_batch_body_bytes: 256 * 1024 * 1024,
             max_batch_sessions: 10_000,
+            llm_url: None,
+            llm_model: None,
+            llm_api_key: None,
+            llm_timeout_ms: 10_000,
+            explain_rate_per_minute: 60,
             log: "info".into(),
         }
     }
@@ -65,6 +80,11 @@ impl std::fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("max_batch_body_bytes", &self.max_batch_body_bytes)
             .field("max_batch_sessions", &self.max_batch_sessions)
+            .field("llm_url", &self.llm_url)
+            .field("llm_model", &self.llm_model)
+            .field("llm_api_key", &self.llm_api_key.as_ref().map(|_| "<set>"))
+            .field("llm_timeout_ms", &self.llm_timeout_ms)
+            .field("explain_rate_per_minute", &self.explain_rate_per_minute)
             .field("log", &self.log)
             .finish()
     }
@@ -121,6 +141,25 @@ impl Config {
         if let Some(v) = env("EVNI_MAX_BATCH_SESSIONS") {
             config.max_batch_sessions = v.parse().context("EVNI_MAX_BATCH_SESSIONS must be a number")?;
         }
+        if let Some(v) = env("EVNI_LLM_URL") {
+            config.llm_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("EVNI_LLM_MODEL") {
+            config.llm_model = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("EVNI_LLM_API_KEY") {
+            config.llm_api_key = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("EVNI_LLM_TIMEOUT_MS") {
+            config.llm_timeout_ms = v
+                .parse()
+                .context("EVNI_LLM_TIMEOUT_MS must be a number of milliseconds")?;
+        }
+        if let Some(v) = env("EVNI_EXPLAIN_RATE_PER_MINUTE") {
+            config.explain_rate_per_minute = v
+                .parse()
+                .context("EVNI_EXPLAIN_RATE_PER_MINUTE must be a number")?;
+        }
         if let Some(v) = env("EVNI_LOG") {
             config.log = v;
         }
@@ -144,7 +183,57 @@ impl Config {
         if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("EVNI_JWT_SECRET must be at least 32 characters");
         }
+        self.validate_explain()?;
         Ok(())
+    }
+}
+
+impl Config {
+    fn validate_explain(&self) -> anyhow::Result<()> {
+        match (&self.llm_url, &self.llm_model) {
+            (None, None) => {
+                if self.llm_api_key.is_some() {
+                    bail!("llm_api_key is set but llm_url is not");
+                }
+            }
+            (Some(url), Some(_)) => {
+                if url.starts_with("https://") {
+                    bail!("llm_url: https is not supported by this build (no TLS); use an http:// endpoint, e.g. a local model server or a TLS-terminating proxy");
+                }
+                let rest = url
+                    .strip_prefix("http://")
+                    .with_context(|| format!("llm_url '{url}' must start with http://"))?;
+                if rest.is_empty() || rest.starts_with('/') {
+                    bail!("llm_url '{url}' has no host");
+                }
+            }
+            (Some(_), None) => bail!("llm_url is set but llm_model is not"),
+            (None, Some(_)) => bail!("llm_model is set but llm_url is not"),
+        }
+        if !(100..=120_000).contains(&self.llm_timeout_ms) {
+            bail!("llm_timeout_ms must be between 100 and 120000");
+        }
+        if self.explain_rate_per_minute == 0 {
+            bail!("explain_rate_per_minute must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Settings of the explain and ask endpoints.
+    pub fn explain_config(&self) -> evni_api::ExplainConfig {
+        let llm = match (&self.llm_url, &self.llm_model) {
+            (Some(url), Some(model)) => Some(evni_api::LlmConfig {
+                url: url.clone(),
+                model: model.clone(),
+                api_key: self.llm_api_key.clone(),
+                timeout: std::time::Duration::from_millis(self.llm_timeout_ms),
+            }),
+            _ => None,
+        };
+        evni_api::ExplainConfig {
+            llm,
+            rate_per_minute: self.explain_rate_per_minute,
+        }
     }
 }
 
@@ -167,6 +256,37 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../evni.example.toml");
         let config = Config::from_sources(Some(path.into()), |_| None).unwrap();
         assert_eq!(format!("{config:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn llm_settings_are_validated() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let ok = Config::from_sources(
+            None,
+            env(&[
+                ("EVNI_LLM_URL", "http://127.0.0.1:11434/v1"),
+                ("EVNI_LLM_MODEL", "llama3"),
+                ("EVNI_LLM_API_KEY", "k3y-never-printed"),
+            ]),
+        )
+        .unwrap();
+        assert!(ok.explain_config().llm.is_some());
+        assert!(!format!("{ok:?}").contains("k3y-never-printed"));
+        assert!(Config::from_sources(None, env(&[("EVNI_LLM_URL", "http://h/v1")])).is_err());
+        assert!(Config::from_sources(None, env(&[("EVNI_LLM_MODEL", "m")])).is_err());
+        assert!(
+            Config::from_sources(None, env(&[("EVNI_LLM_URL", "ftp://h"), ("EVNI_LLM_MODEL", "m")])).is_err()
+        );
+        assert!(Config::from_sources(None, env(&[("EVNI_EXPLAIN_RATE_PER_MINUTE", "0")])).is_err());
+        assert!(Config::from_sources(None, env(&[("EVNI_LLM_TIMEOUT_MS", "soon")])).is_err());
+        assert!(Config::default().explain_config().llm.is_none());
     }
 
     #[test]

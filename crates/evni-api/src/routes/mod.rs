@@ -1,6 +1,7 @@
 //! Routes of the API.
 
 pub mod batch;
+pub mod explain;
 pub mod feedback;
 pub mod meta;
 pub mod sessions;
@@ -25,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/batch", post(batch::submit))
         .route("/v1/sessions/batch/{batch_id}", get(batch::status))
         .route("/v1/sessions/{session_id}/feedback", post(feedback::create))
+        .route("/v1/sessions/{session_id}/explain", post(explain::explain))
+        .route("/v1/sessions/{session_id}/ask", post(explain::ask))
         .route("/v1/settings", get(settings::get).patch(settings::patch))
         .route("/v1/stations", get(stations::list))
         .route(

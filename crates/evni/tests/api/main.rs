@@ -3,6 +3,7 @@
 
 mod auth;
 mod batch;
+mod explain;
 mod feedback;
 mod helpers;
 mod meta;
