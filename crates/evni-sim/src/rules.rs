@@ -13,6 +13,9 @@ use crate::window::Window;
 
 /// The register may rise at most this fast without a known rating (kW).
 const JUMP_KW_WITHOUT_RATING: f64 = 400.0;
+/// A session is analysed once it holds this many meter values (analysis.md
+/// §2); before that it has no verdict, so nothing can be found in it.
+const MIN_METER_VALUES: usize = 3;
 
 /// The session's quantities in analysis units, restricted to the window.
 #[derive(Debug, Default)]
@@ -26,6 +29,9 @@ struct Series {
 /// Every §3 category (but UNUSUAL_PATTERN) that `request` shows, with its
 /// bucket range. `rated_power_kw` is the connector's rating, if known.
 pub fn find_anomalies(request: &SessionRequest, rated_power_kw: Option<f64>) -> Vec<Label> {
+    if request.meter_values.len() < MIN_METER_VALUES {
+        return Vec::new();
+    }
     let Some((series, window)) = parse(request) else {
         return Vec::new();
     };
@@ -44,6 +50,17 @@ pub fn find_anomalies(request: &SessionRequest, rated_power_kw: Option<f64>) -> 
     soc_decrease(&series, &window, &mut found);
     data_gap(&series, &window, &mut found);
     found
+}
+
+/// The connector rating the request itself carries (`metadata.rated_power_kw`):
+/// all an analysis of the request alone knows.
+pub fn carried_rating(request: &SessionRequest) -> Option<f64> {
+    request
+        .metadata
+        .as_ref()?
+        .get("rated_power_kw")?
+        .as_f64()
+        .filter(|kw| *kw > 0.0)
 }
 
 fn parse(request: &SessionRequest) -> Option<(Series, Window)> {

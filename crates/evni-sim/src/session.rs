@@ -40,10 +40,12 @@ pub(crate) fn generate(config: &SimConfig, stations: &[StationSpec], index: usiz
         let Some((session, rated_kw)) = draft(&mut rng, config, stations, index, kind) else {
             continue;
         };
-        if accepted(
-            &session.labels,
-            &rules::find_anomalies(&session.request, Some(rated_kw)),
-        ) {
+        // The labels must hold whether the analysis knows the station's
+        // rating or only what the request carries.
+        let carried = rules::carried_rating(&session.request);
+        let accepted_with =
+            |rating| accepted(&session.labels, &rules::find_anomalies(&session.request, rating));
+        if accepted_with(Some(rated_kw)) && (carried == Some(rated_kw) || accepted_with(carried)) {
             return session;
         }
         fallback.get_or_insert(session);

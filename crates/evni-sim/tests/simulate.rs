@@ -121,13 +121,17 @@ fn the_reference_rules_find_exactly_the_labels() {
             .find(|s| s.id == session.request.charging_station_id)
             .unwrap()
             .rated_power_kw;
-        let mut found: Vec<_> = evni_sim::rules::find_anomalies(&session.request, Some(rated))
-            .into_iter()
-            .map(|l| l.category)
-            .collect();
-        found.dedup();
         let labelled: Vec<_> = session.labels.iter().map(|l| l.category).collect();
-        assert_eq!(found, labelled, "{}", session.request.session_id);
+        // With the station's rating, and with only what the request carries.
+        let carried = evni_sim::rules::carried_rating(&session.request);
+        for rating in [Some(rated), carried] {
+            let mut found: Vec<_> = evni_sim::rules::find_anomalies(&session.request, rating)
+                .into_iter()
+                .map(|l| l.category)
+                .collect();
+            found.dedup();
+            assert_eq!(found, labelled, "{} rated {rating:?}", session.request.session_id);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use evni_domain::{Location, Measurand, Micros, Phase, Reading, MICROS_PER_MINUTE};
 
-use super::{Bounded, Bucket, Event, FrozenRun, Gap, Instant, Register, Series, Soc};
+use super::{Bounded, Bucket, Event, FrozenRun, Gap, Instant, Register, Series, Soc, MICROS_PER_HOUR};
 use crate::window::{bucket_of, BUCKETS};
 use crate::SessionContext;
 
@@ -22,7 +22,6 @@ const GAP_CANDIDATE: Micros = 30 * MICROS_PER_MINUTE;
 const FROZEN_CANDIDATE: Micros = 15 * MICROS_PER_MINUTE;
 /// Export below this (kW / kWh) is meter noise, not V2G.
 const EXPORT_NOISE: f64 = 0.01;
-const MICROS_PER_HOUR: f64 = 3.6e9;
 
 /// Which readings form one stream: the first reading of a measurand fixes
 /// its location and phase so that a second meter never interleaves.
@@ -173,6 +172,7 @@ impl<'a> Series<'a> {
         s.flush_power(&mut power);
         s.close_frozen_run(&mut register);
         s.power_location = power.location.unwrap_or(Location::Outlet);
+        s.register.stream = register.key.map(|k| (k.location, k.phase));
         s.median_interval = median(&mut intervals);
         s.finish(&register, &power);
         s

@@ -8,7 +8,7 @@ mod sampler;
 pub use build::{DECREASE_MIN_KWH, RATED_JUMP_FACTOR, SOC_DROP_POINTS, SOC_RISE_POINTS, UNRATED_JUMP_KW};
 pub use sampler::{Instant, PowerSamples};
 
-use evni_domain::{micros_to_datetime, Location, Micros, Reading, TimeRange};
+use evni_domain::{micros_to_datetime, Location, Measurand, Micros, Phase, Reading, TimeRange};
 
 use crate::window::{BUCKET, BUCKETS};
 
@@ -17,6 +17,7 @@ use crate::window::{BUCKET, BUCKETS};
 pub const DELIVERING_KW: f64 = 0.05;
 /// Plateau percentile of analysis.md §3.
 const PLATEAU_PERCENTILE: f64 = 0.9;
+pub(crate) const MICROS_PER_HOUR: f64 = 3.6e9;
 
 /// One 15-minute bucket. A bucket without readings is unknown, not zero.
 #[derive(Debug, Clone, Copy, Default)]
@@ -133,6 +134,8 @@ impl<T: Copy + Default, const N: usize> Bounded<T, N> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Register {
     pub readings: u32,
+    /// Location and phase of the register stream (its first reading's).
+    pub stream: Option<(Location, Option<Phase>)>,
     /// Largest decrease between consecutive readings (kWh, >= 0).
     pub largest_drop_kwh: f64,
     /// Highest power implied by a register increase (kW).
@@ -246,6 +249,22 @@ impl<'a> Series<'a> {
             }
         }
         percentile(&mut values[..n], PLATEAU_PERCENTILE)
+    }
+
+    /// The energy register's mean rate (kW) between its last reading at or
+    /// before `from` and its first reading at or after `to`; `None` without
+    /// two such readings.
+    pub fn register_rate(&self, from: Micros, to: Micros) -> Option<f64> {
+        let stream = self.register.stream?;
+        let is_register = |r: &&Reading| {
+            r.measurand == Measurand::EnergyActiveImportRegister && (r.location, r.phase) == stream
+        };
+        let before = self.readings.partition_point(|r| r.ts <= from);
+        let start = self.readings[..before].iter().rev().find(is_register)?;
+        let after = self.readings.partition_point(|r| r.ts < to);
+        let end = self.readings[after..].iter().find(is_register)?;
+        let hours = (end.ts - start.ts) as f64 / MICROS_PER_HOUR;
+        (hours > 0.0).then(|| (end.normalized() - start.normalized()) / hours)
     }
 
     /// Evidence span for an output anomaly.
