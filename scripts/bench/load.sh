@@ -119,7 +119,8 @@ server_alive() {
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
 export EVNI_DATA_DIR="$WORK/data" EVNI_LISTEN="127.0.0.1:$PORT"
-TOKEN=$("$EVNI" tenant create bench 2>>"$SERVER_LOG" | tail -n 1) || { cat "$SERVER_LOG" >&2; exit 1; }
+TOKEN=$("$EVNI" tenant create bench 2>>"$SERVER_LOG" | tail -n 1) || {
+  echo "!! 'evni tenant create' failed:" >&2; sed 's/\x1b\[[0-9;]*m//g' "$SERVER_LOG" | awk 'NR <= 20' >&2; exit 1; }
 "$EVNI" serve 2>>"$SERVER_LOG" &
 PID=$!
 python3 - "$PORT" <<'EOF' || { server_alive; echo "server did not answer /healthz within 30 s" >&2; exit 1; }
