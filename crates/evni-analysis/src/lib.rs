@@ -3,6 +3,7 @@
 //! no I/O, so the API, the worker, `evni eval` and benchmarks share them.
 
 pub mod eval;
+pub mod features;
 pub mod rules;
 mod score;
 pub mod series;

@@ -5,6 +5,8 @@ use evni_domain::AnomalyCategory;
 use rand::Rng;
 use serde::{Serialize, Serializer};
 
+use crate::novel::NovelFault;
+
 /// The physical categories the simulator can inject (UNUSUAL_PATTERN is the
 /// model's verdict, not a physical fault).
 pub const FAULT_CATEGORIES: [AnomalyCategory; 9] = [
@@ -24,6 +26,8 @@ pub const FAULT_CATEGORIES: [AnomalyCategory; 9] = [
 pub enum SessionKind {
     Clean,
     Fault(AnomalyCategory),
+    /// A fault no rule names, labelled UNUSUAL_PATTERN (see [`crate::novel`]).
+    Novel(NovelFault),
 }
 
 impl SessionKind {
@@ -34,17 +38,26 @@ impl SessionKind {
             .collect()
     }
 
+    /// The novel fault kinds, outside the default mix.
+    pub fn novel() -> Vec<SessionKind> {
+        NovelFault::ALL.map(SessionKind::Novel).to_vec()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SessionKind::Clean => "clean",
             SessionKind::Fault(category) => category.as_str(),
+            SessionKind::Novel(fault) => fault.as_str(),
         }
     }
 
-    /// Parses `clean` or a fault category name (case-insensitive).
+    /// Parses `clean`, a fault category name or a novel kind (case-insensitive).
     pub fn parse(text: &str) -> Option<SessionKind> {
         if text.eq_ignore_ascii_case("clean") {
             return Some(SessionKind::Clean);
+        }
+        if let Some(fault) = NovelFault::parse(text) {
+            return Some(SessionKind::Novel(fault));
         }
         AnomalyCategory::parse(text)
             .filter(|c| FAULT_CATEGORIES.contains(c))
@@ -76,6 +89,10 @@ pub struct SimConfig {
     /// Share of sessions carrying a fault, spread evenly over the allowed
     /// fault kinds.
     pub fault_share: f64,
+    /// Share of sessions carrying a novel fault (UNUSUAL_PATTERN), spread
+    /// evenly over the novel kinds. 0 (the default) leaves them out; with 0,
+    /// sessions are identical to a configuration without novel faults.
+    pub novel_share: f64,
     /// Restricts the output to these kinds; `None` (or an empty list) allows all.
     pub kinds: Option<Vec<SessionKind>>,
     /// Sessions start between `start` and `start + span_days`.
@@ -92,6 +109,7 @@ impl Default for SimConfig {
             seed: 42,
             stations: 40,
             fault_share: 0.5,
+            novel_share: 0.0,
             kinds: None,
             // In the past of any plausible server clock: the API refuses
             // readings more than 24 h in the future.
@@ -116,15 +134,19 @@ impl SimConfig {
 
     /// Draws the kind of one session from the configured weights.
     pub(crate) fn pick_kind(&self, rng: &mut impl Rng) -> SessionKind {
-        let allowed = self
-            .kinds
-            .clone()
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(SessionKind::all);
+        let novel_share = self.novel_share.clamp(0.0, 1.0);
+        let allowed = self.kinds.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| {
+            let mut all = SessionKind::all();
+            if novel_share > 0.0 {
+                all.extend(SessionKind::novel());
+            }
+            all
+        });
         let fault_share = self.fault_share.clamp(0.0, 1.0);
         let weight = |kind: &SessionKind| match kind {
-            SessionKind::Clean => 1.0 - fault_share,
+            SessionKind::Clean => (1.0 - fault_share - novel_share).max(0.0),
             SessionKind::Fault(_) => fault_share / FAULT_CATEGORIES.len() as f64,
+            SessionKind::Novel(_) => novel_share / NovelFault::ALL.len() as f64,
         };
         let mut weights: Vec<f64> = allowed.iter().map(weight).collect();
         if weights.iter().sum::<f64>() <= 0.0 {

@@ -8,6 +8,7 @@
 
 mod config;
 mod faults;
+pub mod novel;
 mod output;
 mod profile;
 pub mod rules;
@@ -19,6 +20,7 @@ mod window;
 use std::io::{self, Write};
 
 pub use config::{SessionKind, SimConfig};
+pub use novel::NovelFault;
 pub use output::{Label, MeterValue, SessionRequest, SimulatedSession};
 pub use station::{CurrentType, StationSpec};
 
@@ -31,6 +33,12 @@ pub fn simulate(config: SimConfig) -> impl Iterator<Item = SimulatedSession> {
 /// Session `index` alone; identical to the `index`-th item of [`simulate`].
 pub fn simulate_session(config: &SimConfig, index: usize) -> SimulatedSession {
     session::generate(config, &station::pool(config), index)
+}
+
+/// Session `index` drawn from a station pool obtained from [`stations`]
+/// (with the same configuration): saves rebuilding the pool per session.
+pub fn simulate_session_with(config: &SimConfig, stations: &[StationSpec], index: usize) -> SimulatedSession {
+    session::generate(config, stations, index)
 }
 
 /// The charging stations sessions are drawn from, e.g. to register their

@@ -91,6 +91,8 @@ pub(crate) struct ChargePlan {
     pub stop_s: Option<i64>,
     /// ZERO_SESSION: the vehicle never draws power.
     pub no_delivery: bool,
+    /// A novel fault that reshapes delivered power (see [`crate::novel`]).
+    pub shape: Option<crate::novel::PowerShape>,
     /// Relative power noise of the delivered power.
     pub noise: f64,
 }
@@ -151,7 +153,8 @@ impl ChargePlan {
             .filter(|(span, _)| span.contains(t))
             .map(|(_, f)| *f)
             .fold(1.0, f64::min);
-        (self.charger_kw * limit).min(self.vehicle.acceptance_kw(soc))
+        let kw = (self.charger_kw * limit).min(self.vehicle.acceptance_kw(soc));
+        self.shape.map_or(kw, |shape| kw * shape.factor(t))
     }
 
     /// Simulates `duration_s` seconds from plug-in.

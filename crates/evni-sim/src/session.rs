@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::config::{SessionKind, SimConfig};
 use crate::faults::{self, DeliveryPlan, MeterContext};
+use crate::novel;
 use crate::output::{self, Label, Reporting, SessionRequest, SimulatedSession};
 use crate::profile::{ChargePlan, Span, Vehicle};
 use crate::rules;
@@ -43,9 +44,16 @@ pub(crate) fn generate(config: &SimConfig, stations: &[StationSpec], index: usiz
         // The labels must hold whether the analysis knows the station's
         // rating or only what the request carries.
         let carried = rules::carried_rating(&session.request);
-        let accepted_with =
-            |rating| accepted(&session.labels, &rules::find_anomalies(&session.request, rating));
-        if accepted_with(Some(rated_kw)) && (carried == Some(rated_kw) || accepted_with(carried)) {
+        let mut found = vec![rules::find_anomalies(&session.request, Some(rated_kw))];
+        if carried != Some(rated_kw) {
+            found.push(rules::find_anomalies(&session.request, carried));
+        }
+        let ok = found.iter().all(|found| match kind {
+            // No rule may name a novel fault: only a model can find it.
+            SessionKind::Novel(_) => found.is_empty(),
+            _ => accepted(&session.labels, found),
+        });
+        if ok {
             return session;
         }
         fallback.get_or_insert(session);
@@ -107,7 +115,18 @@ fn draft(
         }
         _ => None,
     };
-    let trace = if delivery.is_some() {
+    let novel = match kind {
+        SessionKind::Novel(fault) => Some(novel::plan_novel_fault(
+            rng,
+            fault,
+            &mut plan,
+            &base,
+            station,
+            reporting.power,
+        )?),
+        _ => None,
+    };
+    let trace = if delivery.is_some() || novel.is_some() {
         plan.simulate(rng, MAX_DURATION_S + 4 * HOUR)
     } else {
         base
@@ -117,7 +136,10 @@ fn draft(
             duration_s: Some(d), ..
         }) => d,
         _ => {
-            let earliest_s = delivery.map_or(0, |d| d.earliest_unplug_s);
+            let earliest_s = delivery
+                .map(|d| d.earliest_unplug_s)
+                .or(novel.map(|n| n.earliest_unplug_s))
+                .unwrap_or(0);
             unplug_time(rng, &plan, dc, trace.complete_s, reporting.soc, earliest_s)?
         }
     };
@@ -142,6 +164,10 @@ fn draft(
 
     let labels = match (kind, delivery) {
         (SessionKind::Clean, _) => Vec::new(),
+        (SessionKind::Novel(_), _) => {
+            let novel = novel.as_ref()?;
+            vec![novel::apply_and_label(novel, &mut rows, &trace, start, window)?]
+        }
         (_, Some(d)) => vec![faults::label_delivery_fault(d.fault, &rows, window, start)?],
         (SessionKind::Fault(category), None) => {
             let mut ctx = MeterContext {
@@ -154,7 +180,7 @@ fn draft(
         }
     };
 
-    let request = SessionRequest {
+    let mut request = SessionRequest {
         session_id: format!("{}-{index:06}", config.id_prefix),
         charging_station_id: station.id.clone(),
         connector_id: Some(connector.to_string()),
@@ -168,6 +194,9 @@ fn draft(
             })
         }),
     };
+    if let Some(novel) = &novel {
+        novel::rewrite_meter_values(novel, &mut request.meter_values, start);
+    }
     Some((
         SimulatedSession {
             request,
@@ -224,6 +253,7 @@ fn base_plan(rng: &mut ChaCha8Rng, station: &StationSpec) -> ChargePlan {
         pause: None,
         stop_s: None,
         no_delivery: false,
+        shape: None,
         noise: if dc { 0.01 } else { 0.004 },
     }
 }
