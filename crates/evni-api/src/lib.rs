@@ -49,6 +49,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Explain and Ask: optional model, per-tenant rate limit.
     pub explain: Arc<Explainer>,
+    /// Station health: SHADE runs and webhook deliveries.
+    pub health: Arc<evni_health::Health>,
 }
 
 /// The whole API as an axum router.

@@ -39,5 +39,8 @@ impl Modify for BearerAuth {
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::routes::health::HealthDoc::openapi());
+    doc.merge(crate::routes::webhooks::WebhooksDoc::openapi());
+    doc
 }

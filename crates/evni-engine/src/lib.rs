@@ -186,7 +186,18 @@ impl Engine {
                 (header, merged, ReadingsChange::Upsert(changed))
             }
             (Command::Feedback { label, comment }, Some(current)) => {
-                return Ok(Some(feedback_plan(tenant, current, *label, comment.clone())));
+                let context = self
+                    .stations
+                    .context(self.store.as_ref(), tenant.id, &current.header)
+                    .await?;
+                let summary = session_facts(&current.readings, &context);
+                return Ok(Some(feedback_plan(
+                    tenant,
+                    current,
+                    *label,
+                    comment.clone(),
+                    summary,
+                )));
             }
             (Command::Replace { .. } | Command::Append { .. } | Command::Feedback { .. }, None) => {
                 return Err(EngineError::NotFound)
@@ -198,6 +209,7 @@ impl Engine {
             .context(self.store.as_ref(), tenant.id, &header)
             .await?;
         let (outcome, merged) = analyze(merged, context).await;
+        let summary = session_facts(&merged, &context);
         let verdict = verdict::from_outcome(&outcome, &tenant.settings, header.feedback, now);
         let inference = match &outcome {
             evni_analysis::Outcome::Pending => None,
@@ -220,6 +232,7 @@ impl Engine {
             verdict,
             inference,
             feedback: None,
+            summary,
         };
         Ok(Some(Plan { write, merged }))
     }
@@ -254,6 +267,7 @@ fn feedback_plan(
     current: &StoredSession,
     label: FeedbackLabel,
     comment: Option<String>,
+    summary: Option<evni_store::SessionFacts>,
 ) -> Plan {
     let mut header = current.header.clone();
     header.feedback = Some(label);
@@ -271,11 +285,24 @@ fn feedback_plan(
         verdict,
         inference: None,
         feedback: Some(FeedbackRecord { label, comment }),
+        summary,
     };
     Plan {
         write,
         merged: current.readings.clone(),
     }
+}
+
+/// What the session adds to its station's day (station health).
+fn session_facts(
+    readings: &[Reading],
+    context: &evni_analysis::SessionContext,
+) -> Option<evni_store::SessionFacts> {
+    evni_analysis::summarize(readings, context).map(|s| evni_store::SessionFacts {
+        energy_kwh: s.energy_kwh,
+        plateau_kw: s.plateau_kw,
+        is_zero: s.is_zero,
+    })
 }
 
 fn state_of(session: &StoredSession) -> SessionState {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::history::History;
-use crate::stats::{median, robust_sd, trimmed_mean};
+use crate::stats::{median_sorted, robust_sd, trimmed_mean};
 use crate::Params;
 
 /// The expectation for one day, from the days before it.
@@ -20,9 +20,9 @@ pub(crate) struct Baseline {
     pub zero_share: f64,
     /// Usual share of anomalous sessions that are not zero sessions.
     pub anomalous_share: f64,
-    /// Usual daily median plateau power (kW) and the spread of its log.
+    /// Plateau power of every baseline session (kW), sorted, and its median.
+    pub plateaus_kw: Vec<f64>,
     pub plateau_kw: Option<f64>,
-    pub plateau_log_sd: f64,
 }
 
 /// A level (trimmed mean over the baseline days) and the weekday factor,
@@ -69,7 +69,12 @@ impl Baseline {
                 (expected > 0.0).then(|| v / expected)
             })
             .collect();
-        let energy_cv = robust_sd(&ratios).unwrap_or(1.0).max(params.min_energy_cv);
+        let expected_sessions = session_level * session_factor;
+        let compound = ((1.0 + params.session_energy_cv.powi(2)) / expected_sessions.max(1.0)).sqrt();
+        let energy_cv = robust_sd(&ratios)
+            .unwrap_or(1.0)
+            .max(compound)
+            .max(params.min_energy_cv);
 
         let mut connector_totals: BTreeMap<String, f64> = BTreeMap::new();
         for &d in &days {
@@ -93,27 +98,24 @@ impl Baseline {
         let zero_share = (zero + prior * params.zero_prior_share) / (n + prior);
         let anomalous_share = (anomalous + prior * params.anomalous_prior_share) / (n + prior);
 
-        let medians: Vec<f64> = days
+        let mut plateaus_kw: Vec<f64> = days
             .iter()
-            .filter(|&&d| history.day(d).plateau_sessions >= params.power_min_sessions)
-            .filter_map(|&d| history.day(d).median_plateau_kw)
-            .filter(|p| *p > 0.0)
+            .flat_map(|&d| history.day(d).plateaus_kw.iter().copied())
             .collect();
-        let plateau_kw = (medians.len() >= 3).then(|| median(&medians)).flatten();
-        let plateau_log_sd = plateau_kw
-            .and_then(|p0| robust_sd(&medians.iter().map(|m| (m / p0).ln()).collect::<Vec<_>>()))
-            .unwrap_or(0.0)
-            .max(params.min_power_sigma);
+        plateaus_kw.sort_by(f64::total_cmp);
+        let plateau_kw = (plateaus_kw.len() >= params.power_min_baseline_sessions)
+            .then(|| median_sorted(&plateaus_kw))
+            .flatten();
 
         Some(Baseline {
-            expected_sessions: session_level * session_factor,
+            expected_sessions,
             expected_energy_kwh: energy_level * energy_factor,
             energy_cv,
             connector_sessions,
             zero_share,
             anomalous_share,
+            plateaus_kw,
             plateau_kw,
-            plateau_log_sd,
         })
     }
 }

@@ -164,22 +164,52 @@ impl Evidence for Share {
     }
 }
 
+/// The sessions' plateau power against the baseline sessions': a
+/// Mann-Whitney rank statistic, summed over the days of the episode. Ranks
+/// make it indifferent to the mix of cars (11 vs 7.4 kW AC) that moves a
+/// day's median without any fault.
 struct Power {
     expected_kw: f64,
     log_ratio_sum: f64,
     days: u32,
-    log_sd: f64,
+    u: f64,
+    expected_u: f64,
+    variance_u: f64,
+}
+
+impl Power {
+    fn day(day: &[f64], baseline: &[f64], expected_kw: f64, actual_kw: f64) -> Self {
+        let (n, m) = (day.len() as f64, baseline.len() as f64);
+        let u: f64 = day
+            .iter()
+            .map(|x| {
+                let below = baseline.partition_point(|b| b < x);
+                let equal = baseline.partition_point(|b| b <= x) - below;
+                below as f64 + 0.5 * equal as f64
+            })
+            .sum();
+        Power {
+            expected_kw,
+            log_ratio_sum: (actual_kw / expected_kw).ln(),
+            days: 1,
+            u,
+            expected_u: n * m / 2.0,
+            // Without the tie correction: ties only make it smaller.
+            variance_u: n * m * (n + m + 1.0) / 12.0,
+        }
+    }
 }
 
 impl Evidence for Power {
     fn add(&mut self, day: Self) {
         self.log_ratio_sum += day.log_ratio_sum;
         self.days += day.days;
-        self.log_sd = self.log_sd.max(day.log_sd);
+        self.u += day.u;
+        self.expected_u += day.expected_u;
+        self.variance_u += day.variance_u;
     }
     fn strength(&self, params: &Params) -> f64 {
-        let mean = self.log_ratio_sum / self.days as f64;
-        -mean / (self.log_sd / (self.days as f64).sqrt()) / params.z_min
+        (self.expected_u - self.u) / self.variance_u.sqrt() / params.z_min
     }
     fn magnitude(&self) -> f64 {
         (1.0 - (self.log_ratio_sum / self.days as f64).exp()).clamp(0.0, 1.0)
@@ -446,16 +476,11 @@ pub fn assess(history: &History, as_of: i64, params: &Params) -> Assessment {
         let b = baseline(d)?;
         let expected = b.plateau_kw?;
         let day = history.day(d);
-        let actual = day.median_plateau_kw?;
-        (day.plateau_sessions >= params.power_min_sessions
+        let actual = day.median_plateau_kw()?;
+        (day.plateaus_kw.len() >= params.power_min_sessions as usize
             && actual > 0.0
             && actual < params.power_drop_ratio * expected)
-            .then(|| Power {
-                expected_kw: expected,
-                log_ratio_sum: (actual / expected).ln(),
-                days: 1,
-                log_sd: b.plateau_log_sd,
-            })
+            .then(|| Power::day(&day.plateaus_kw, &b.plateaus_kw, expected, actual))
     };
     collect(
         AnomalyType::PowerDegradation,

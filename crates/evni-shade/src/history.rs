@@ -23,10 +23,8 @@ pub struct DayAggregate {
     pub energy_kwh: f64,
     pub zero_sessions: u32,
     pub anomalous_sessions: u32,
-    /// Median plateau power of the day's sessions (kW).
-    pub median_plateau_kw: Option<f64>,
-    /// Sessions that had a plateau.
-    pub plateau_sessions: u32,
+    /// Plateau power of each session that had one (kW), sorted.
+    pub plateaus_kw: Vec<f64>,
     /// Sessions per connector (connectors with sessions that day).
     pub connector_sessions: BTreeMap<String, u32>,
 }
@@ -37,13 +35,19 @@ pub struct History {
     days: BTreeMap<i64, DayAggregate>,
 }
 
+impl DayAggregate {
+    /// Median plateau power of the day's sessions (kW).
+    pub fn median_plateau_kw(&self) -> Option<f64> {
+        crate::stats::median_sorted(&self.plateaus_kw)
+    }
+}
+
 static EMPTY: DayAggregate = DayAggregate {
     sessions: 0,
     energy_kwh: 0.0,
     zero_sessions: 0,
     anomalous_sessions: 0,
-    median_plateau_kw: None,
-    plateau_sessions: 0,
+    plateaus_kw: Vec::new(),
     connector_sessions: BTreeMap::new(),
 };
 
@@ -67,17 +71,24 @@ impl History {
             .into_iter()
             .map(|(number, (mut day, mut plateaus))| {
                 plateaus.sort_by(f64::total_cmp);
-                day.plateau_sessions = plateaus.len() as u32;
-                day.median_plateau_kw = crate::stats::median_sorted(&plateaus);
+                day.plateaus_kw = plateaus;
                 (number, day)
             })
             .collect();
         Self { days }
     }
 
+    /// Station days as given; plateaus need not be sorted.
     pub fn from_days(days: impl IntoIterator<Item = (i64, DayAggregate)>) -> Self {
         Self {
-            days: days.into_iter().filter(|(_, d)| d.sessions > 0).collect(),
+            days: days
+                .into_iter()
+                .filter(|(_, d)| d.sessions > 0)
+                .map(|(n, mut d)| {
+                    d.plateaus_kw.sort_by(f64::total_cmp);
+                    (n, d)
+                })
+                .collect(),
         }
     }
 

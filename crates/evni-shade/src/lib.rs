@@ -12,7 +12,9 @@
 //! *candidate*; consecutive candidate days form an *episode*, and the
 //! episode becomes an anomaly once the evidence accumulated over its days
 //! is significant (a Poisson or binomial tail below [`Params::alpha`], or a
-//! deficit of [`Params::z_min`] robust standard deviations). So a busy
+//! deficit of [`Params::z_min`] standard deviations: robust ones for energy,
+//! a rank test of the sessions' plateau power against the baseline's for
+//! power). So a busy
 //! station that goes silent is flagged on the first day, a quiet one after
 //! the days needed to tell silence from chance. An episode is reported once,
 //! under its first day (`affected_period`), however long it lasts.
@@ -87,6 +89,10 @@ pub struct Params {
     pub min_expected_energy_kwh: f64,
     /// Floor of the relative day-to-day spread of energy.
     pub min_energy_cv: f64,
+    /// Relative spread of one session's energy. A day of `n` sessions
+    /// varies at least as a sum of a Poisson number of them:
+    /// `sqrt((1 + cv²) / n)`, which a short baseline may not show.
+    pub session_energy_cv: f64,
     /// station_silent needs at least this many expected sessions a day ("several").
     pub silent_min_expected_sessions: f64,
     /// connector_outage judges connectors expecting at least this many sessions a day.
@@ -107,8 +113,8 @@ pub struct Params {
     pub power_drop_ratio: f64,
     /// Days with fewer sessions with a plateau are not judged for power.
     pub power_min_sessions: u32,
-    /// Floor of the spread of log daily median plateau power.
-    pub min_power_sigma: f64,
+    /// Power is judged once the baseline holds this many sessions with a plateau.
+    pub power_min_baseline_sessions: usize,
 }
 
 impl Default for Params {
@@ -117,12 +123,13 @@ impl Default for Params {
             baseline_days: 28,
             min_history_days: 14,
             window_days: 28,
-            weekday_shrink_weeks: 2.0,
+            weekday_shrink_weeks: 0.5,
             alpha: 1e-3,
             z_min: 3.0,
             energy_drop_ratio: 0.6,
             min_expected_energy_kwh: 20.0,
             min_energy_cv: 0.1,
+            session_energy_cv: 0.7,
             silent_min_expected_sessions: 2.0,
             outage_min_expected_sessions: 1.0,
             outage_others_ratio: 0.5,
@@ -134,7 +141,7 @@ impl Default for Params {
             anomalous_prior_share: 0.05,
             power_drop_ratio: 0.75,
             power_min_sessions: 3,
-            min_power_sigma: 0.05,
+            power_min_baseline_sessions: 20,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! each backend lives in its own module with its own migrations.
 
 pub mod error;
+pub mod health;
 pub mod jobs;
 pub mod model;
 pub mod sqlite;
@@ -9,13 +10,15 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use health::*;
 pub use jobs::*;
 pub use model::*;
 
 /// Everything evni persists. Every tenant-scoped method takes the tenant
 /// first; rows of another tenant are invisible (`NotFound`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// Station health and webhooks come from [`HealthStore`] (health.rs).
+pub trait Store: HealthStore + Send + Sync + 'static {
     // Tenants
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
     async fn tenant_by_name(&self, name: &str) -> Result<Tenant, StoreError>;

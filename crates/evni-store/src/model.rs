@@ -123,6 +123,9 @@ pub struct SessionWrite {
     pub inference: Option<InferenceRecord>,
     /// Operator feedback given with this write.
     pub feedback: Option<FeedbackRecord>,
+    /// What the session adds to its station's day (station health); `None`
+    /// takes it out of the station-day aggregates.
+    pub summary: Option<crate::health::SessionFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

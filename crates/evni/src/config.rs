@@ -40,6 +40,16 @@ pub struct Config {
     pub llm_timeout_ms: u64,
     /// Explain + Ask calls per tenant and minute, per process.
     pub explain_rate_per_minute: u32,
+    /// How often SHADE assesses every station, e.g. `15m`.
+    pub shade_interval: String,
+    /// A station whose data changed is assessed once quiet this long, e.g. `30s`.
+    pub shade_debounce: String,
+    /// Deliver webhooks to private and loopback addresses (tests and labs only).
+    pub webhook_allow_private: bool,
+    /// Time limit of one webhook attempt, e.g. `15s`.
+    pub webhook_timeout: String,
+    /// Wait before the first webhook retry, doubled after each failure, e.g. `5s`.
+    pub webhook_initial_backoff: String,
     /// Log filter, e.g. `info` or `evni=debug`.
     pub log: String,
 }
@@ -62,6 +72,11 @@ impl Default for Config {
             llm_api_key: None,
             llm_timeout_ms: 10_000,
             explain_rate_per_minute: 60,
+            shade_interval: "15m".into(),
+            shade_debounce: "30s".into(),
+            webhook_allow_private: false,
+            webhook_timeout: "15s".into(),
+            webhook_initial_backoff: "5s".into(),
             log: "info".into(),
         }
     }
@@ -85,6 +100,11 @@ impl std::fmt::Debug for Config {
             .field("llm_api_key", &self.llm_api_key.as_ref().map(|_| "<set>"))
             .field("llm_timeout_ms", &self.llm_timeout_ms)
             .field("explain_rate_per_minute", &self.explain_rate_per_minute)
+            .field("shade_interval", &self.shade_interval)
+            .field("shade_debounce", &self.shade_debounce)
+            .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("webhook_timeout", &self.webhook_timeout)
+            .field("webhook_initial_backoff", &self.webhook_initial_backoff)
             .field("log", &self.log)
             .finish()
     }
@@ -160,6 +180,7 @@ impl Config {
                 .parse()
                 .context("EVNI_EXPLAIN_RATE_PER_MINUTE must be a number")?;
         }
+        config.health_from_env(&env)?;
         if let Some(v) = env("EVNI_LOG") {
             config.log = v;
         }
@@ -184,6 +205,7 @@ impl Config {
             bail!("EVNI_JWT_SECRET must be at least 32 characters");
         }
         self.validate_explain()?;
+        self.health_config()?;
         Ok(())
     }
 }
@@ -234,6 +256,60 @@ impl Config {
             llm,
             rate_per_minute: self.explain_rate_per_minute,
         }
+    }
+}
+
+/// Station health and webhooks.
+impl Config {
+    fn health_from_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = env("EVNI_SHADE_INTERVAL") {
+            self.shade_interval = v;
+        }
+        if let Some(v) = env("EVNI_SHADE_DEBOUNCE") {
+            self.shade_debounce = v;
+        }
+        if let Some(v) = env("EVNI_WEBHOOK_ALLOW_PRIVATE") {
+            self.webhook_allow_private = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => bail!("EVNI_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, not '{v}'"),
+            };
+        }
+        if let Some(v) = env("EVNI_WEBHOOK_TIMEOUT") {
+            self.webhook_timeout = v;
+        }
+        if let Some(v) = env("EVNI_WEBHOOK_INITIAL_BACKOFF") {
+            self.webhook_initial_backoff = v;
+        }
+        Ok(())
+    }
+
+    /// The station health settings, validated.
+    pub fn health_config(&self) -> anyhow::Result<evni_health::HealthConfig> {
+        let duration = |name: &str, text: &str| {
+            humantime::parse_duration(text)
+                .with_context(|| format!("{name} '{text}' is not a duration such as 15m, 30s or 1h"))
+        };
+        let interval = duration("shade_interval", &self.shade_interval)?;
+        if interval < std::time::Duration::from_secs(1) {
+            bail!("shade_interval must be at least 1s");
+        }
+        let timeout = duration("webhook_timeout", &self.webhook_timeout)?;
+        if timeout.is_zero() {
+            bail!("webhook_timeout must be above 0");
+        }
+        let defaults = evni_health::HealthConfig::default();
+        Ok(evni_health::HealthConfig {
+            interval,
+            debounce: duration("shade_debounce", &self.shade_debounce)?,
+            webhooks: evni_health::WebhookConfig {
+                allow_private: self.webhook_allow_private,
+                timeout,
+                initial_backoff: duration("webhook_initial_backoff", &self.webhook_initial_backoff)?,
+                ..defaults.webhooks
+            },
+            ..defaults
+        })
     }
 }
 

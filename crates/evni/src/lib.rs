@@ -47,7 +47,10 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
             hot_readings: config.hot_readings,
         },
     );
+    let health = evni_health::Health::new(engine.store().clone(), config.health_config()?)
+        .context("building the webhook client")?;
     let state = AppState {
+        health: Arc::new(health),
         engine: Arc::new(engine),
         keys: Arc::new(JwtKeys::from_secret(&secret)),
         explain: Arc::new(evni_api::Explainer::new(config.explain_config())),
@@ -78,6 +81,8 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let workers = self.spawn_workers(self.workers, &stopped);
+        // Station health: scheduled and on-change SHADE runs, webhook deliveries.
+        let health = self.state.health.spawn(stopped.clone());
         let router = self.router();
         let mut http_stopped = stopped.clone();
         let served = evni_api::serve(listener, router, async move {
@@ -88,7 +93,7 @@ impl App {
             let _ = stop.send(true);
         };
         let (served, ()) = tokio::join!(served, signal);
-        for worker in workers {
+        for worker in workers.into_iter().chain(health) {
             let _ = worker.await;
         }
         served.context("serving HTTP")

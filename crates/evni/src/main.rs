@@ -47,10 +47,22 @@ enum Command {
         sessions: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Simulate station histories instead of sessions: this many
+        /// stations, one line per station-day with labelled station faults
+        /// (the input of `evni eval-stations`).
+        #[arg(long, conflicts_with_all = ["sessions"])]
+        stations: Option<usize>,
+        /// Days of station history (with --stations).
+        #[arg(long, default_value_t = 90, requires = "stations")]
+        days: i64,
         /// Output file; standard output when absent.
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Evaluate SHADE on simulated station histories (`evni simulate
+    /// --stations`): recall, precision and detection delay per anomaly type,
+    /// and false station alerts per station and quarter.
+    EvalStations { file: PathBuf },
     /// Evaluate the analysis on labelled sessions (.jsonl or .jsonl.gz).
     Eval {
         file: PathBuf,
@@ -92,9 +104,20 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::Simulate { sessions, seed, out } = &cli.command {
-        // Needs neither configuration nor a runtime.
-        return evni::commands::simulate::run(*sessions, *seed, out.as_deref());
+    match &cli.command {
+        // These need neither configuration nor a runtime.
+        Command::Simulate {
+            stations: Some(stations),
+            days,
+            seed,
+            out,
+            ..
+        } => return evni::commands::stations::simulate(*stations, *days, *seed, out.as_deref()),
+        Command::EvalStations { file } => return evni::commands::stations::evaluate(file),
+        Command::Simulate {
+            sessions, seed, out, ..
+        } => return evni::commands::simulate::run(*sessions, *seed, out.as_deref()),
+        _ => {}
     }
     let config = Config::load()?;
     init_tracing(&config);
@@ -164,7 +187,9 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             evni::commands::eval::run(&file, target).await
         }
-        Command::Simulate { .. } => unreachable!("handled before the runtime starts"),
+        Command::Simulate { .. } | Command::EvalStations { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

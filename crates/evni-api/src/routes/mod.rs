@@ -3,10 +3,12 @@
 pub mod batch;
 pub mod explain;
 pub mod feedback;
+pub mod health;
 pub mod meta;
 pub mod sessions;
 pub mod settings;
 pub mod stations;
+pub mod webhooks;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -39,6 +41,8 @@ pub fn router() -> Router<AppState> {
             get(stations::connectors),
         )
         .route("/v1/statistics", get(stations::statistics))
+        .merge(health::routes())
+        .merge(webhooks::routes())
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/openapi.json", get(meta::openapi))

@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0002_feedback_recurrence.sql"),
     ),
     (3, "jobs", include_str!("migrations/0003_jobs.sql")),
+    (
+        4,
+        "station_health",
+        include_str!("migrations/0004_station_health.sql"),
+    ),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -7,6 +7,8 @@
 
 mod batches;
 mod codec;
+mod health;
+mod health_impl;
 mod jobs;
 mod migrate;
 mod readers;
@@ -15,6 +17,7 @@ mod sessions;
 mod stations;
 mod store_impl;
 mod tenants;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};

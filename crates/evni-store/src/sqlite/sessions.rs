@@ -191,6 +191,19 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         index_categories(conn, session_id, station_id, &new.categories, started_at)?;
     }
     stations::apply_change(conn, old.as_ref(), &new, verdict.analyzed_at)?;
+    super::health::record_session(
+        conn,
+        &super::health::SessionDayInput {
+            session_id,
+            tenant: write.tenant,
+            station_id,
+            connector_id: header.connector_id.as_deref(),
+            started_at: write.started_at,
+            anomalous: verdict.is_anomaly == Some(true),
+            facts: write.summary.as_ref(),
+        },
+        now,
+    )?;
     Ok(WriteOutcome {
         version,
         is_recurring,

@@ -1,0 +1,236 @@
+//! Station health (SHADE) and webhooks: records and the [`HealthStore`]
+//! trait, a supertrait of [`crate::Store`] so every backend provides it.
+//! Stations are named as in the API: the client's id or the internal UUID.
+
+use async_trait::async_trait;
+use evni_domain::Micros;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Page, PageRequest, TenantId};
+use crate::StoreError;
+
+/// What one session adds to its station's day, from the session summary.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SessionFacts {
+    pub energy_kwh: f64,
+    pub plateau_kw: Option<f64>,
+    pub is_zero: bool,
+}
+
+/// One station-day-connector aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationDay {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// `""` for sessions without a connector.
+    pub connector_id: String,
+    pub sessions: u32,
+    pub energy_kwh: f64,
+    pub zero_sessions: u32,
+    pub anomalous_sessions: u32,
+    /// Plateau power of each session that had one (kW), sorted.
+    pub plateaus_kw: Vec<f64>,
+    pub median_plateau_kw: Option<f64>,
+}
+
+/// A station as SHADE sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthStation {
+    pub tenant: TenantId,
+    pub external_id: String,
+}
+
+/// The aggregates of one station over a range of days, and the last day
+/// for which the tenant has sent any session (its data frontier).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationHistory {
+    pub station: HealthStation,
+    pub days: Vec<StationDay>,
+    pub tenant_last_day: Option<i64>,
+}
+
+/// One station anomaly found by a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundAnomaly {
+    pub anomaly_type: String,
+    pub connector_id: Option<String>,
+    /// `YYYY-MM-DD`, the first day of the episode.
+    pub affected_period: String,
+    pub anomaly_score: f64,
+    pub detection_details: serde_json::Value,
+}
+
+/// The result of one SHADE run for one station.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthResult {
+    pub analyzed_at: Micros,
+    pub is_anomaly: bool,
+    pub anomaly_score: f64,
+    /// The strongest anomaly's details, or what the healthy verdict is based on.
+    pub detection_details: serde_json::Value,
+    pub anomalies: Vec<FoundAnomaly>,
+    /// When the run read the data: a dirty mark set later stays.
+    pub data_read_at: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedHealth {
+    pub inference_id: String,
+    /// Anomalies seen for the first time by this run.
+    pub new_anomalies: usize,
+    /// Webhook deliveries enqueued for them.
+    pub deliveries_enqueued: usize,
+}
+
+/// A stored SHADE result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationInference {
+    pub inference_id: String,
+    pub station_external_id: String,
+    pub is_anomaly: bool,
+    pub anomaly_score: f64,
+    pub detection_details: serde_json::Value,
+    pub analyzed_at: Micros,
+}
+
+/// A station anomaly in the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationAnomalyRow {
+    pub inference_id: String,
+    pub anomaly_score: f64,
+    pub detection_details: serde_json::Value,
+    pub detected_at: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWebhookEndpoint {
+    pub tenant: TenantId,
+    pub url: String,
+    /// `whsec_` + base64 key.
+    pub secret: String,
+    pub authorization: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub has_authorization: bool,
+    pub created_at: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAttempt {
+    pub attempted_at: Micros,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    pub webhook_id: String,
+    pub event: String,
+    pub station_external_id: String,
+    pub status: String,
+    pub payload: serde_json::Value,
+    pub next_attempt_at: Option<Micros>,
+    pub created_at: Micros,
+    pub delivered_at: Option<Micros>,
+    pub attempts: Vec<WebhookAttempt>,
+}
+
+/// A due delivery, leased to the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub webhook_id: String,
+    pub url: String,
+    pub secret: String,
+    pub authorization: Option<String>,
+    pub payload: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub created_at: Micros,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DeliveryNext {
+    Delivered,
+    RetryAt(Micros),
+    GiveUp,
+}
+
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Stations whose data changed at or before `changed_before`.
+    async fn dirty_stations(&self, changed_before: Micros) -> Result<Vec<HealthStation>, StoreError>;
+    /// Every station of every tenant that has station-day aggregates.
+    async fn health_stations(&self) -> Result<Vec<HealthStation>, StoreError>;
+    /// A station's aggregates for days `from_day..=to_day`.
+    async fn station_history(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<StationHistory, StoreError>;
+    /// The last day with a session at any station of the tenant.
+    async fn tenant_last_day(&self, tenant: TenantId) -> Result<Option<i64>, StoreError>;
+    /// Stores a run's result, its new anomalies and their webhook deliveries
+    /// in one transaction, and clears the station's dirty mark if nothing
+    /// changed after `result.data_read_at`.
+    async fn record_station_health(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        result: HealthResult,
+    ) -> Result<RecordedHealth, StoreError>;
+    /// The latest SHADE result; `Ok(None)` when the station was never analysed.
+    async fn latest_station_inference(
+        &self,
+        tenant: TenantId,
+        station: &str,
+    ) -> Result<Option<StationInference>, StoreError>;
+    /// Station anomalies, newest first.
+    async fn station_anomalies(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        page: PageRequest,
+    ) -> Result<Page<StationAnomalyRow>, StoreError>;
+
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: NewWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, StoreError>;
+    async fn list_webhook_endpoints(&self, tenant: TenantId) -> Result<Vec<WebhookEndpoint>, StoreError>;
+    /// Deletes an endpoint; its pending deliveries are cancelled.
+    async fn delete_webhook_endpoint(&self, tenant: TenantId, id: &str) -> Result<(), StoreError>;
+    /// An endpoint's deliveries with every attempt, newest first.
+    async fn webhook_deliveries(
+        &self,
+        tenant: TenantId,
+        endpoint: &str,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError>;
+    /// Leases up to `limit` due deliveries until `lease_until`.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Micros,
+        lease_until: Micros,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records an attempt and what comes next.
+    async fn record_webhook_attempt(
+        &self,
+        delivery: i64,
+        attempt: WebhookAttempt,
+        next: DeliveryNext,
+    ) -> Result<(), StoreError>;
+    /// When the next pending delivery is due.
+    async fn next_webhook_due(&self) -> Result<Option<Micros>, StoreError>;
+}

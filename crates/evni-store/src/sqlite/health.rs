@@ -1,0 +1,452 @@
+//! Station-day aggregates (kept in the session write's transaction), the
+//! dirty marks that trigger SHADE, and SHADE's results.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{stations, webhooks};
+use crate::health::*;
+use crate::model::*;
+use crate::StoreError;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The UTC day of an instant, as days since 1970-01-01.
+pub(crate) fn day_of(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_DAY)
+}
+
+/// What one session adds to `station_days`; stored on the session row so a
+/// later write removes exactly it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct DayContribution {
+    station_id: i64,
+    day: i64,
+    connector_id: String,
+    energy_kwh: f64,
+    plateau_kw: Option<f64>,
+    is_zero: bool,
+    anomalous: bool,
+}
+
+/// The session's share of its station's day after a write.
+pub(super) struct SessionDayInput<'a> {
+    pub session_id: i64,
+    pub tenant: TenantId,
+    pub station_id: i64,
+    pub connector_id: Option<&'a str>,
+    /// First reading; `None` while the session has none.
+    pub started_at: Option<i64>,
+    pub anomalous: bool,
+    pub facts: Option<&'a SessionFacts>,
+}
+
+/// Moves the session's contribution to the station-day aggregates from what
+/// it was to what it is now, and marks the touched stations for SHADE.
+/// Runs inside the session write's savepoint.
+pub(super) fn record_session(
+    conn: &Connection,
+    input: &SessionDayInput<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let old: Option<String> = conn
+        .prepare_cached("SELECT day_contribution FROM sessions WHERE id = ?1")?
+        .query_row([input.session_id], |r| r.get(0))?;
+    let old: Option<DayContribution> = old.as_deref().map(serde_json::from_str).transpose()?;
+    let new = match (input.started_at, input.facts) {
+        (Some(started_at), Some(facts)) => Some(DayContribution {
+            station_id: input.station_id,
+            day: day_of(started_at),
+            connector_id: input.connector_id.unwrap_or_default().to_owned(),
+            energy_kwh: facts.energy_kwh,
+            plateau_kw: facts.plateau_kw,
+            is_zero: facts.is_zero,
+            anomalous: input.anomalous,
+        }),
+        _ => None,
+    };
+    if old == new {
+        return Ok(());
+    }
+    if let Some(old) = &old {
+        add(conn, old, -1)?;
+    }
+    if let Some(new) = &new {
+        add(conn, new, 1)?;
+    }
+    conn.prepare_cached("UPDATE sessions SET day_contribution = ?2 WHERE id = ?1")?
+        .execute(params![
+            input.session_id,
+            new.as_ref().map(serde_json::to_string).transpose()?
+        ])?;
+    let mut mark = conn.prepare_cached(
+        "INSERT INTO station_health_dirty (station_id, tenant_id, changed_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (station_id) DO UPDATE SET changed_at = excluded.changed_at",
+    )?;
+    for station in [old.map(|o| o.station_id), new.map(|n| n.station_id)]
+        .into_iter()
+        .flatten()
+    {
+        mark.execute(params![station, input.tenant.to_string(), now])?;
+    }
+    Ok(())
+}
+
+fn add(conn: &Connection, c: &DayContribution, sign: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO station_days (station_id, day, connector_id, sessions, energy_kwh, zero_sessions,
+            anomalous_sessions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (station_id, day, connector_id) DO UPDATE SET
+            sessions = sessions + excluded.sessions,
+            energy_kwh = energy_kwh + excluded.energy_kwh,
+            zero_sessions = zero_sessions + excluded.zero_sessions,
+            anomalous_sessions = anomalous_sessions + excluded.anomalous_sessions",
+    )?
+    .execute(params![
+        c.station_id,
+        c.day,
+        c.connector_id,
+        sign,
+        c.energy_kwh * sign as f64,
+        i64::from(c.is_zero) * sign,
+        i64::from(c.anomalous) * sign,
+    ])?;
+    let Some(plateau) = c.plateau_kw else {
+        return Ok(());
+    };
+    // A median cannot be kept by deltas: keep the day's values, sorted.
+    let text: String = conn
+        .prepare_cached(
+            "SELECT plateaus_kw FROM station_days WHERE station_id = ?1 AND day = ?2 AND connector_id = ?3",
+        )?
+        .query_row(params![c.station_id, c.day, c.connector_id], |r| r.get(0))?;
+    let mut values: Vec<f64> = serde_json::from_str(&text)?;
+    if sign > 0 {
+        let at = values.partition_point(|v| *v < plateau);
+        values.insert(at, plateau);
+    } else if let Some(at) = values
+        .iter()
+        .enumerate()
+        .min_by(|a, b| (a.1 - plateau).abs().total_cmp(&(b.1 - plateau).abs()))
+        .map(|(i, _)| i)
+    {
+        values.remove(at);
+    }
+    conn.prepare_cached(
+        "UPDATE station_days SET plateaus_kw = ?4, median_plateau_kw = ?5
+         WHERE station_id = ?1 AND day = ?2 AND connector_id = ?3",
+    )?
+    .execute(params![
+        c.station_id,
+        c.day,
+        c.connector_id,
+        serde_json::to_string(&values)?,
+        median(&values)
+    ])?;
+    Ok(())
+}
+
+/// Median of sorted values.
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+fn stations_from(conn: &Connection, sql: &str, arg: Option<i64>) -> Result<Vec<HealthStation>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = match arg {
+        Some(a) => stmt.query([a])?,
+        None => stmt.query([])?,
+    };
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let tenant: String = row.get(0)?;
+        out.push(HealthStation {
+            tenant: Uuid::parse_str(&tenant).map_err(|e| StoreError::Database(e.to_string()))?,
+            external_id: row.get(1)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn dirty_stations(
+    conn: &Connection,
+    changed_before: i64,
+) -> Result<Vec<HealthStation>, StoreError> {
+    stations_from(
+        conn,
+        "SELECT st.tenant_id, st.external_id FROM station_health_dirty d JOIN stations st ON st.id = d.station_id
+         WHERE d.changed_at <= ?1 ORDER BY d.changed_at",
+        Some(changed_before),
+    )
+}
+
+pub(super) fn health_stations(conn: &Connection) -> Result<Vec<HealthStation>, StoreError> {
+    stations_from(
+        conn,
+        "SELECT st.tenant_id, st.external_id FROM stations st
+         WHERE EXISTS (SELECT 1 FROM station_days d WHERE d.station_id = st.id)
+         ORDER BY st.tenant_id, st.external_id",
+        None,
+    )
+}
+
+pub(super) fn history(
+    conn: &Connection,
+    tenant: TenantId,
+    station: &str,
+    from_day: i64,
+    to_day: i64,
+) -> Result<StationHistory, StoreError> {
+    let (station_id, row) = stations::find(conn, tenant, station)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, connector_id, sessions, energy_kwh, zero_sessions, anomalous_sessions, plateaus_kw,
+                median_plateau_kw
+         FROM station_days WHERE station_id = ?1 AND day >= ?2 AND day <= ?3 AND sessions > 0
+         ORDER BY day, connector_id",
+    )?;
+    let mut rows = stmt.query(params![station_id, from_day, to_day])?;
+    let mut days = Vec::new();
+    while let Some(r) = rows.next()? {
+        let plateaus: String = r.get(6)?;
+        days.push(StationDay {
+            day: r.get(0)?,
+            connector_id: r.get(1)?,
+            sessions: r.get::<_, i64>(2)?.max(0) as u32,
+            energy_kwh: r.get::<_, f64>(3)?.max(0.0),
+            zero_sessions: r.get::<_, i64>(4)?.max(0) as u32,
+            anomalous_sessions: r.get::<_, i64>(5)?.max(0) as u32,
+            plateaus_kw: serde_json::from_str(&plateaus)?,
+            median_plateau_kw: r.get(7)?,
+        });
+    }
+    Ok(StationHistory {
+        station: HealthStation {
+            tenant,
+            external_id: row.external_id,
+        },
+        days,
+        tenant_last_day: tenant_last_day(conn, tenant)?,
+    })
+}
+
+pub(super) fn tenant_last_day(conn: &Connection, tenant: TenantId) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MAX(d.day) FROM station_days d JOIN stations st ON st.id = d.station_id
+             WHERE st.tenant_id = ?1 AND d.sessions > 0",
+        )?
+        .query_row([tenant.to_string()], |r| r.get(0))?)
+}
+
+/// What identifies a result: the anomalies found and their rounded scores.
+fn signature(result: &HealthResult) -> String {
+    let mut keys: Vec<String> = result
+        .anomalies
+        .iter()
+        .map(|a| {
+            format!(
+                "{}|{}|{}|{:.2}",
+                a.anomaly_type,
+                a.connector_id.as_deref().unwrap_or(""),
+                a.affected_period,
+                a.anomaly_score
+            )
+        })
+        .collect();
+    keys.sort();
+    format!(
+        "{}:{:.2}:{}",
+        result.is_anomaly,
+        result.anomaly_score,
+        keys.join(";")
+    )
+}
+
+pub(super) fn record(
+    conn: &Connection,
+    tenant: TenantId,
+    station: &str,
+    result: &HealthResult,
+    now: i64,
+) -> Result<RecordedHealth, StoreError> {
+    let (station_id, row) = stations::find(conn, tenant, station)?;
+    let signature = signature(result);
+    let latest: Option<(i64, String, String)> = conn
+        .prepare_cached(
+            "SELECT id, inference_id, signature FROM station_inferences WHERE station_id = ?1
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([station_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let inference_id = match latest {
+        Some((id, inference_id, previous)) if previous == signature => {
+            conn.prepare_cached("UPDATE station_inferences SET confirmed_at = ?2 WHERE id = ?1")?
+                .execute(params![id, result.analyzed_at])?;
+            inference_id
+        }
+        _ => {
+            let inference_id = format!("inf-{}", Uuid::now_v7().simple());
+            let anomalies: Vec<serde_json::Value> = result
+                .anomalies
+                .iter()
+                .map(|a| a.detection_details.clone())
+                .collect();
+            conn.prepare_cached(
+                "INSERT INTO station_inferences (inference_id, tenant_id, station_id, analyzed_at, confirmed_at,
+                    is_anomaly, anomaly_score, detection_details, anomalies, signature)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                inference_id,
+                tenant.to_string(),
+                station_id,
+                result.analyzed_at,
+                result.is_anomaly,
+                result.anomaly_score,
+                serde_json::to_string(&result.detection_details)?,
+                serde_json::to_string(&anomalies)?,
+                signature,
+            ])?;
+            inference_id
+        }
+    };
+
+    let mut new_anomalies = 0;
+    let mut deliveries_enqueued = 0;
+    for anomaly in &result.anomalies {
+        let connector = anomaly.connector_id.as_deref().unwrap_or("");
+        let details = serde_json::to_string(&anomaly.detection_details)?;
+        let existing: Option<i64> = conn
+            .prepare_cached(
+                "SELECT id FROM station_anomalies
+                 WHERE station_id = ?1 AND anomaly_type = ?2 AND connector_id = ?3 AND affected_period = ?4",
+            )?
+            .query_row(
+                params![
+                    station_id,
+                    anomaly.anomaly_type,
+                    connector,
+                    anomaly.affected_period
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match existing {
+            Some(id) => {
+                // Late data may refine the figures; the event was sent once.
+                conn.prepare_cached(
+                    "UPDATE station_anomalies SET anomaly_score = ?2, detection_details = ?3, updated_at = ?4
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, anomaly.anomaly_score, details, now])?;
+            }
+            None => {
+                conn.prepare_cached(
+                    "INSERT INTO station_anomalies (tenant_id, station_id, anomaly_type, connector_id,
+                        affected_period, inference_id, anomaly_score, detection_details, detected_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                )?
+                .execute(params![
+                    tenant.to_string(),
+                    station_id,
+                    anomaly.anomaly_type,
+                    connector,
+                    anomaly.affected_period,
+                    inference_id,
+                    anomaly.anomaly_score,
+                    details,
+                    result.analyzed_at,
+                ])?;
+                let anomaly_id = conn.last_insert_rowid();
+                new_anomalies += 1;
+                deliveries_enqueued += webhooks::enqueue_anomaly(
+                    conn,
+                    tenant,
+                    anomaly_id,
+                    &row.external_id,
+                    anomaly,
+                    result.analyzed_at,
+                    now,
+                )?;
+            }
+        }
+    }
+    conn.prepare_cached("DELETE FROM station_health_dirty WHERE station_id = ?1 AND changed_at <= ?2")?
+        .execute(params![station_id, result.data_read_at])?;
+    Ok(RecordedHealth {
+        inference_id,
+        new_anomalies,
+        deliveries_enqueued,
+    })
+}
+
+pub(super) fn latest(
+    conn: &Connection,
+    tenant: TenantId,
+    station: &str,
+) -> Result<Option<StationInference>, StoreError> {
+    let (station_id, row) = stations::find(conn, tenant, station)?;
+    let found: Option<(String, bool, f64, String, i64)> = conn
+        .prepare_cached(
+            "SELECT inference_id, is_anomaly, anomaly_score, detection_details, confirmed_at
+             FROM station_inferences WHERE station_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([station_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    found
+        .map(
+            |(inference_id, is_anomaly, anomaly_score, details, analyzed_at)| {
+                Ok(StationInference {
+                    inference_id,
+                    station_external_id: row.external_id.clone(),
+                    is_anomaly,
+                    anomaly_score,
+                    detection_details: serde_json::from_str(&details)?,
+                    analyzed_at,
+                })
+            },
+        )
+        .transpose()
+}
+
+pub(super) fn anomalies(
+    conn: &Connection,
+    tenant: TenantId,
+    station: &str,
+    page: PageRequest,
+) -> Result<Page<StationAnomalyRow>, StoreError> {
+    let (station_id, _) = stations::find(conn, tenant, station)?;
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM station_anomalies WHERE station_id = ?1")?
+        .query_row([station_id], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT inference_id, anomaly_score, detection_details, detected_at FROM station_anomalies
+         WHERE station_id = ?1 ORDER BY detected_at DESC, affected_period DESC, id DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let mut rows = stmt.query(params![station_id, page.page_size, page.offset() as i64])?;
+    let mut items = Vec::new();
+    while let Some(r) = rows.next()? {
+        let details: String = r.get(2)?;
+        items.push(StationAnomalyRow {
+            inference_id: r.get(0)?,
+            anomaly_score: r.get(1)?,
+            detection_details: serde_json::from_str(&details)?,
+            detected_at: r.get(3)?,
+        });
+    }
+    Ok(Page {
+        items,
+        total: total as u64,
+        page: page.page,
+        page_size: page.page_size,
+    })
+}

@@ -1,0 +1,140 @@
+//! [`HealthStore`] for [`SqliteStore`].
+
+use async_trait::async_trait;
+use evni_domain::Micros;
+
+use super::{health, webhooks, SqliteStore};
+use crate::health::*;
+use crate::model::*;
+use crate::StoreError;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[async_trait]
+impl HealthStore for SqliteStore {
+    async fn dirty_stations(&self, changed_before: Micros) -> Result<Vec<HealthStation>, StoreError> {
+        self.readers
+            .read(move |conn| health::dirty_stations(conn, changed_before))
+            .await
+    }
+
+    async fn health_stations(&self) -> Result<Vec<HealthStation>, StoreError> {
+        self.readers.read(health::health_stations).await
+    }
+
+    async fn station_history(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<StationHistory, StoreError> {
+        let station = station.to_owned();
+        self.readers
+            .read(move |conn| health::history(conn, tenant, &station, from_day, to_day))
+            .await
+    }
+
+    async fn tenant_last_day(&self, tenant: TenantId) -> Result<Option<i64>, StoreError> {
+        self.readers
+            .read(move |conn| health::tenant_last_day(conn, tenant))
+            .await
+    }
+
+    async fn record_station_health(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        result: HealthResult,
+    ) -> Result<RecordedHealth, StoreError> {
+        let station = station.to_owned();
+        self.writer
+            .write(move |conn| health::record(conn, tenant, &station, &result, now()))
+            .await
+    }
+
+    async fn latest_station_inference(
+        &self,
+        tenant: TenantId,
+        station: &str,
+    ) -> Result<Option<StationInference>, StoreError> {
+        let station = station.to_owned();
+        self.readers
+            .read(move |conn| health::latest(conn, tenant, &station))
+            .await
+    }
+
+    async fn station_anomalies(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        page: PageRequest,
+    ) -> Result<Page<StationAnomalyRow>, StoreError> {
+        let station = station.to_owned();
+        self.readers
+            .read(move |conn| health::anomalies(conn, tenant, &station, page))
+            .await
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: NewWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        self.writer
+            .write(move |conn| webhooks::create_endpoint(conn, &endpoint, now()))
+            .await
+    }
+
+    async fn list_webhook_endpoints(&self, tenant: TenantId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.readers
+            .read(move |conn| webhooks::list_endpoints(conn, tenant))
+            .await
+    }
+
+    async fn delete_webhook_endpoint(&self, tenant: TenantId, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| webhooks::delete_endpoint(conn, tenant, &id, now()))
+            .await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        tenant: TenantId,
+        endpoint: &str,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
+        let endpoint = endpoint.to_owned();
+        self.readers
+            .read(move |conn| webhooks::deliveries(conn, tenant, &endpoint, page))
+            .await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Micros,
+        lease_until: Micros,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.writer
+            .write(move |conn| webhooks::claim(conn, now, lease_until, limit))
+            .await
+    }
+
+    async fn record_webhook_attempt(
+        &self,
+        delivery: i64,
+        attempt: WebhookAttempt,
+        next: DeliveryNext,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| webhooks::record_attempt(conn, delivery, &attempt, next))
+            .await
+    }
+
+    async fn next_webhook_due(&self) -> Result<Option<Micros>, StoreError> {
+        self.readers.read(webhooks::next_due).await
+    }
+}
