@@ -21,6 +21,7 @@ const RECURRING_WINDOW: i64 = 30 * 24 * 3600 * 1_000_000;
 struct Current {
     id: i64,
     version: i64,
+    started_at: i64,
     contribution: Contribution,
 }
 
@@ -29,6 +30,7 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
     let header = &write.header;
     let station_id = stations::ensure(conn, write.tenant, &header.station_external_id, now)?;
     let current = current_row(conn, write.tenant, &header.external_id)?;
+    let current_started_at = current.as_ref().map(|c| c.started_at);
     let verdict = &write.verdict;
     let metadata = header.metadata.as_ref().map(serde_json::to_string).transpose()?;
     let anomalies = serde_json::to_string(&verdict.anomalies)?;
@@ -186,7 +188,7 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
     if old
         .as_ref()
         .is_none_or(|o| o.categories != new.categories || o.station_id != new.station_id)
-        || write.started_at.is_some()
+        || current_started_at != Some(started_at)
     {
         index_categories(conn, session_id, station_id, &new.categories, started_at)?;
     }
@@ -290,7 +292,7 @@ fn current_row(
 ) -> Result<Option<Current>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT id, version, station_id, connector_id, is_anomaly, categories, anomaly_score
+            "SELECT id, version, station_id, connector_id, is_anomaly, categories, anomaly_score, started_at
              FROM sessions WHERE tenant_id = ?1 AND external_id = ?2",
         )?
         .query_row(params![tenant.to_string(), external_id], |row| {
@@ -302,13 +304,15 @@ fn current_row(
                 row.get::<_, Option<bool>>(4)?,
                 row.get::<_, String>(5)?,
                 row.get::<_, Option<f64>>(6)?,
+                row.get::<_, i64>(7)?,
             ))
         })
         .optional()?;
     Ok(row.map(
-        |(id, version, station_id, connector_id, is_anomaly, categories, score)| Current {
+        |(id, version, station_id, connector_id, is_anomaly, categories, score, started_at)| Current {
             id,
             version,
+            started_at,
             contribution: Contribution {
                 station_id,
                 connector_id,

@@ -21,6 +21,16 @@ pub(super) struct Contribution {
     pub score: Option<f64>,
 }
 
+impl Contribution {
+    /// Whether both add the same to the session counts (the score aside).
+    fn counts_like(&self, other: &Contribution) -> bool {
+        self.station_id == other.station_id
+            && self.connector_id == other.connector_id
+            && self.anomalous == other.anomalous
+            && self.categories == other.categories
+    }
+}
+
 /// The station's row id, creating the station on first sight.
 pub(super) fn ensure(
     conn: &Connection,
@@ -50,7 +60,9 @@ pub(super) fn apply_change(
     new: &Contribution,
     analyzed_at: Option<i64>,
 ) -> Result<(), StoreError> {
-    if old != Some(new) {
+    // Most appends change only the score: the counts stay, and the station
+    // row is written only when its maximum moves.
+    if !old.is_some_and(|old| old.counts_like(new)) {
         if let Some(old) = old {
             add(conn, old, -1)?;
         }
@@ -64,20 +76,36 @@ pub(super) fn apply_change(
             .execute(params![new.station_id, at])?;
         }
     }
-    // A maximum cannot be maintained by deltas when a score goes down; the
-    // (station_id, anomaly_score) index makes recomputing it one seek.
-    let mut touched = vec![new.station_id];
-    if let Some(old) = old.filter(|o| o.station_id != new.station_id) {
-        touched.push(old.station_id);
-    }
     if old.map(|o| (o.station_id, o.score)) != Some((new.station_id, new.score)) {
-        let mut recompute = conn.prepare_cached(
-            "UPDATE stations SET max_anomaly_score =
-                (SELECT MAX(anomaly_score) FROM sessions WHERE station_id = ?1) WHERE id = ?1",
-        )?;
-        for station in touched {
-            recompute.execute([station])?;
-        }
+        update_max_score(conn, old, new)?;
+    }
+    Ok(())
+}
+
+/// A maximum cannot be kept by deltas when a score goes down: then, and only
+/// if the old score was the maximum, it is recomputed, which the
+/// (station_id, anomaly_score) index makes one seek.
+fn update_max_score(
+    conn: &Connection,
+    old: Option<&Contribution>,
+    new: &Contribution,
+) -> Result<(), StoreError> {
+    if let Some(score) = new.score {
+        conn.prepare_cached(
+            "UPDATE stations SET max_anomaly_score = ?2
+             WHERE id = ?1 AND (max_anomaly_score IS NULL OR max_anomaly_score < ?2)",
+        )?
+        .execute(params![new.station_id, score])?;
+    }
+    let Some(old) = old else { return Ok(()) };
+    let dropped =
+        old.station_id != new.station_id || new.score.unwrap_or(f64::MIN) < old.score.unwrap_or(f64::MIN);
+    if let (true, Some(old_score)) = (dropped, old.score) {
+        conn.prepare_cached(
+            "UPDATE stations SET max_anomaly_score = (SELECT MAX(anomaly_score) FROM sessions WHERE station_id = ?1)
+             WHERE id = ?1 AND max_anomaly_score <= ?2",
+        )?
+        .execute(params![old.station_id, old_score])?;
     }
     Ok(())
 }
