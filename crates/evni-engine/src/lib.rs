@@ -11,6 +11,7 @@ mod command;
 mod context;
 mod error;
 mod hot;
+mod inference;
 mod merge;
 mod tenants;
 mod verdict;
@@ -34,8 +35,6 @@ pub use view::SessionAnalysisResponse;
 
 /// Attempts at a command when other processes keep winning the version race.
 const MAX_ATTEMPTS: usize = 5;
-/// Sessions with more readings than this are analysed on the blocking pool.
-const INLINE_ANALYSIS_READINGS: usize = 5_000;
 /// Name recorded with each rule-based analysis in the inference history.
 pub const RULES_MODEL: &str = "rules-1";
 
@@ -43,12 +42,18 @@ pub const RULES_MODEL: &str = "rules-1";
 pub struct EngineConfig {
     /// Readings kept in memory across all hot sessions.
     pub hot_readings: u64,
+    /// The learned models analysing with the rules; `None`: rules alone.
+    pub models: Option<Arc<evni_models::Models>>,
+    /// Analyses queued or running at once; beyond, commands answer 503.
+    pub max_concurrent_analyses: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             hot_readings: 4_000_000,
+            models: None,
+            max_concurrent_analyses: 256,
         }
     }
 }
@@ -68,6 +73,7 @@ pub struct Engine {
     /// Wakes workers when a job is enqueued in this process.
     pub jobs_enqueued: tokio::sync::Notify,
     hot: HotSessions,
+    analyzer: inference::Analyzer,
     stations: context::StationContexts,
     pub tenants: TenantCache,
 }
@@ -77,6 +83,7 @@ impl Engine {
         Self {
             jobs_enqueued: tokio::sync::Notify::new(),
             hot: HotSessions::new(config.hot_readings),
+            analyzer: inference::Analyzer::new(config.models, config.max_concurrent_analyses),
             stations: context::StationContexts::default(),
             tenants: TenantCache::new(store.clone()),
             store,
@@ -85,6 +92,16 @@ impl Engine {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The learned models analysing with the rules, if any.
+    pub fn models(&self) -> Option<&Arc<evni_models::Models>> {
+        self.analyzer.models()
+    }
+
+    /// Inference-history name of the analysis: rules and model versions.
+    pub fn analysis_id(&self) -> &str {
+        self.analyzer.model_id()
     }
 
     /// Station metadata changed: analyses pick up the new rated power.
@@ -208,17 +225,17 @@ impl Engine {
             .stations
             .context(self.store.as_ref(), tenant.id, &header)
             .await?;
-        let (outcome, merged) = analyze(merged, context).await;
+        let (outcome, merged) = self.analyzer.analyze(merged, context).await?;
         let summary = session_facts(&merged, &context);
         let verdict = verdict::from_outcome(&outcome, &tenant.settings, header.feedback, now);
         let inference = match &outcome {
             evni_analysis::Outcome::Pending => None,
             evni_analysis::Outcome::Analyzed(a) => Some(InferenceRecord {
-                model: RULES_MODEL.into(),
+                model: self.analyzer.model_id().into(),
                 readings_analyzed: a.readings_analyzed,
             }),
             evni_analysis::Outcome::Failed { .. } => Some(InferenceRecord {
-                model: RULES_MODEL.into(),
+                model: self.analyzer.model_id().into(),
                 readings_analyzed: merged.len(),
             }),
         };
@@ -242,23 +259,6 @@ impl Engine {
 struct Plan {
     write: SessionWrite,
     merged: Vec<Reading>,
-}
-
-/// Runs the analysis, off the async runtime for large sessions.
-async fn analyze(
-    readings: Vec<Reading>,
-    context: evni_analysis::SessionContext,
-) -> (evni_analysis::Outcome, Vec<Reading>) {
-    if readings.len() <= INLINE_ANALYSIS_READINGS {
-        let outcome = evni_analysis::analyze(&readings, &context);
-        return (outcome, readings);
-    }
-    tokio::task::spawn_blocking(move || {
-        let outcome = evni_analysis::analyze(&readings, &context);
-        (outcome, readings)
-    })
-    .await
-    .expect("analysis does not panic")
 }
 
 /// Feedback changes the incident flag, not the analysis.
@@ -293,6 +293,15 @@ fn feedback_plan(
     }
 }
 
+fn state_of(session: &StoredSession) -> SessionState {
+    SessionState {
+        header: session.header.clone(),
+        verdict: session.verdict.clone(),
+        version: session.version,
+        feedback_id: None,
+    }
+}
+
 /// What the session adds to its station's day (station health).
 fn session_facts(
     readings: &[Reading],
@@ -303,13 +312,4 @@ fn session_facts(
         plateau_kw: s.plateau_kw,
         is_zero: s.is_zero,
     })
-}
-
-fn state_of(session: &StoredSession) -> SessionState {
-    SessionState {
-        header: session.header.clone(),
-        verdict: session.verdict.clone(),
-        version: session.version,
-        feedback_id: None,
-    }
 }

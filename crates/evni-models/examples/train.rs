@@ -24,6 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if let Ok(r) = std::env::var("MIN_RUN") {
                 c.min_run_buckets = r.parse()?;
             }
+            if let Ok(t) = std::env::var("TARGET_FALSE_ALARMS") {
+                c.target_false_alarm_rate = t.parse()?;
+            }
             if let Ok(e) = std::env::var("EPOCHS") {
                 c.epochs = e.parse()?;
             }

@@ -2,11 +2,13 @@
 //! `evni eval` share it and tests can pin it down.
 //!
 //! - Rule findings always stand (detector `rule`).
-//! - A CSAR-2 run becomes UNUSUAL_PATTERN only where no rule explains it:
-//!   no rule finding within [`EXPLAINED_MARGIN`] buckets (detector
-//!   `csar_2`). A fault a rule names disturbs the buckets around it too.
+//! - Models add findings only to sessions where the rules found nothing: a
+//!   fault a rule names disturbs the rest of the session's features too,
+//!   and the session is flagged already.
+//! - A CSAR-2 run becomes UNUSUAL_PATTERN (detector `csar_2`).
 //! - A CSAR-C-2 proposal is added only where no finding overlaps it (its
-//!   range widened by one bucket), with its own probability as confidence
+//!   range widened by one bucket) and CSAR-2 finds at least one of its
+//!   buckets unlike normal, with its own probability as confidence
 //!   (detector `csar_c_2`). It comes last because a classifier is
 //!   overconfident on what it never saw: it calls a phase loss a DATA_GAP
 //!   with p > 0.9999, where CSAR-2 rightly says "unlike anything normal".
@@ -19,8 +21,6 @@ use evni_domain::{micros_to_datetime, Anomaly, AnomalyCategory, BucketRange, Det
 use crate::csar2::Csar2Score;
 use crate::csarc2::Proposal;
 
-/// Buckets around a finding within which CSAR-2's errors count as explained.
-pub const EXPLAINED_MARGIN: u32 = 2;
 const PROPOSAL_MARGIN: u32 = 1;
 const BUCKET_MICROS: i64 = 15 * 60 * 1_000_000;
 /// The model's share of the normality score: 0.05 for a typical session up
@@ -42,12 +42,10 @@ pub fn combine(outcome: Outcome, findings: ModelFindings<'_>, window: &[Reading]
         return outcome;
     };
     let rule_normal_score = analysis.anomaly_score;
-    if let Some(score) = findings.csar2 {
+    let rules_found = !analysis.anomalies.is_empty();
+    if let (Some(score), false) = (findings.csar2, rules_found) {
         for run in score.runs() {
             let range = range(run.start, run.end);
-            if overlaps_any(&analysis.anomalies, range, EXPLAINED_MARGIN) {
-                continue;
-            }
             let excess = run.peak_ratio - 1.0;
             let length = (run.end - run.start + 1) as f64;
             analysis.anomalies.push(Anomaly {
@@ -62,7 +60,10 @@ pub fn combine(outcome: Outcome, findings: ModelFindings<'_>, window: &[Reading]
     }
     for p in findings.proposals {
         let range = range(p.start, p.end);
-        if overlaps_any(&analysis.anomalies, range, PROPOSAL_MARGIN) {
+        if rules_found
+            || overlaps_any(&analysis.anomalies, range, PROPOSAL_MARGIN)
+            || !corroborated(findings.csar2, p)
+        {
             continue;
         }
         let past = ((p.probability - p.threshold) / (1.0 - p.threshold).max(1e-6)).clamp(0.0, 1.0);
@@ -95,6 +96,16 @@ pub fn combine(outcome: Outcome, findings: ModelFindings<'_>, window: &[Reading]
         }
     }
     Outcome::Analyzed(analysis)
+}
+
+/// CSAR-2 finds at least one bucket of the proposal unlike normal: a
+/// classifier sure of a fault where the session looks normal is wrong.
+fn corroborated(csar2: Option<&Csar2Score>, p: &Proposal) -> bool {
+    csar2.is_some_and(|s| {
+        s.bucket_error[p.start..=p.end.min(s.bucket_error.len() - 1)]
+            .iter()
+            .any(|e| *e > s.threshold)
+    })
 }
 
 fn range(start: usize, end: usize) -> BucketRange {
@@ -178,31 +189,33 @@ mod tests {
     }
 
     #[test]
-    fn unexplained_runs_are_unusual_patterns_and_explained_ones_are_not() {
-        let score = errors(&[3, 4, 5, 15, 16, 20]);
+    fn runs_are_unusual_patterns_unless_a_rule_found_something() {
+        let score = errors(&[3, 4, 5, 20]);
         let findings = ModelFindings {
             csar2: Some(&score),
             proposals: &[],
         };
+        // 20 alone is shorter than a run.
+        let out = combine(analysis(vec![]), findings, &[]);
+        assert_eq!(
+            anomalies(&out),
+            vec![(AnomalyCategory::UnusualPattern, 3, Detector::Csar2)]
+        );
+        let Outcome::Analyzed(a) = out else { panic!() };
+        assert!(a.anomaly_score > 0.5);
         let out = combine(
             analysis(vec![rule(AnomalyCategory::DataGap, 13, 13)]),
             findings,
             &[],
         );
-        // 15-16 lies within the margin of the rule's gap; 20 alone is too short.
         assert_eq!(
             anomalies(&out),
-            vec![
-                (AnomalyCategory::UnusualPattern, 3, Detector::Csar2),
-                (AnomalyCategory::DataGap, 13, Detector::Rule)
-            ]
+            vec![(AnomalyCategory::DataGap, 13, Detector::Rule)]
         );
-        let Outcome::Analyzed(a) = out else { panic!() };
-        assert!(a.anomaly_score > 0.5);
     }
 
     #[test]
-    fn proposals_only_fill_in_where_rules_found_nothing() {
+    fn proposals_need_a_session_the_rules_left_alone_and_csar_2_agreeing() {
         let proposals = [
             Proposal {
                 category: AnomalyCategory::EnergyPit,
@@ -219,21 +232,24 @@ mod tests {
                 threshold: 0.9,
             },
         ];
+        // CSAR-2 finds bucket 13 unusual (too short for a run), not 6-7.
+        let score = errors(&[13]);
         let findings = ModelFindings {
-            csar2: None,
+            csar2: Some(&score),
             proposals: &proposals,
         };
-        let out = combine(
+        assert_eq!(
+            anomalies(&combine(analysis(vec![]), findings, &[])),
+            vec![(AnomalyCategory::MeterStuck, 12, Detector::CsarC2)]
+        );
+        let with_rule = combine(
             analysis(vec![rule(AnomalyCategory::EnergyPit, 8, 8)]),
             findings,
             &[],
         );
         assert_eq!(
-            anomalies(&out),
-            vec![
-                (AnomalyCategory::EnergyPit, 8, Detector::Rule),
-                (AnomalyCategory::MeterStuck, 12, Detector::CsarC2)
-            ]
+            anomalies(&with_rule),
+            vec![(AnomalyCategory::EnergyPit, 8, Detector::Rule)]
         );
     }
 

@@ -45,6 +45,10 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
         store,
         EngineConfig {
             hot_readings: config.hot_readings,
+            models: Some(Arc::new(
+                evni_models::Models::base().context("loading the base models")?,
+            )),
+            ..EngineConfig::default()
         },
     );
     let health = evni_health::Health::new(engine.store().clone(), config.health_config()?)

@@ -50,14 +50,31 @@ enum Command {
         /// Simulate station histories instead of sessions: this many
         /// stations, one line per station-day with labelled station faults
         /// (the input of `evni eval-stations`).
-        #[arg(long, conflicts_with_all = ["sessions"])]
+        #[arg(long, conflicts_with_all = ["sessions", "novel_share"])]
         stations: Option<usize>,
         /// Days of station history (with --stations).
         #[arg(long, default_value_t = 90, requires = "stations")]
         days: i64,
+        /// Share of sessions with a novel fault (UNUSUAL_PATTERN: oscillation,
+        /// phase loss, register sawtooth) that no rule names; 0 leaves them out.
+        #[arg(long, default_value_t = 0.0)]
+        novel_share: f64,
         /// Output file; standard output when absent.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Train a base model (csar_2 or csar_c_2) from simulated sessions and
+    /// write its safetensors and JSON sidecar to --out.
+    Train {
+        #[arg(long)]
+        model: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// A small configuration that trains in seconds (for trying it out).
+        #[arg(long)]
+        tiny: bool,
     },
     /// Evaluate SHADE on simulated station histories (`evni simulate
     /// --stations`): recall, precision and detection delay per anomaly type,
@@ -72,6 +89,9 @@ enum Command {
         /// Bearer token (write scope) for --url.
         #[arg(long)]
         token: Option<String>,
+        /// In process: the rules alone, without the learned models.
+        #[arg(long)]
+        rules_only: bool,
     },
 }
 
@@ -115,8 +135,20 @@ fn main() -> anyhow::Result<()> {
         } => return evni::commands::stations::simulate(*stations, *days, *seed, out.as_deref()),
         Command::EvalStations { file } => return evni::commands::stations::evaluate(file),
         Command::Simulate {
-            sessions, seed, out, ..
-        } => return evni::commands::simulate::run(*sessions, *seed, out.as_deref()),
+            sessions,
+            seed,
+            novel_share,
+            out,
+            ..
+        } => return evni::commands::simulate::run(*sessions, *seed, *novel_share, out.as_deref()),
+        Command::Train {
+            model,
+            seed,
+            out,
+            tiny,
+        } => {
+            return evni::commands::train::run(model, *seed, out, *tiny);
+        }
         _ => {}
     }
     let config = Config::load()?;
@@ -179,15 +211,20 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{}", app.issue_token(&tenant, scope, ttl)?);
             Ok(())
         }
-        Command::Eval { file, url, token } => {
+        Command::Eval {
+            file,
+            url,
+            token,
+            rules_only,
+        } => {
             use evni::commands::eval::Target;
             let target = match (url, token) {
                 (Some(url), Some(token)) => Target::Http { url, token },
                 _ => Target::InProcess,
             };
-            evni::commands::eval::run(&file, target).await
+            evni::commands::eval::run(&file, target, !rules_only).await
         }
-        Command::Simulate { .. } | Command::EvalStations { .. } => {
+        Command::Simulate { .. } | Command::EvalStations { .. } | Command::Train { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -59,7 +59,7 @@ impl TrainConfig {
             batch: 128,
             learning_rate: 2e-3,
             hidden: vec![192, 32, 192],
-            target_false_alarm_rate: 0.002,
+            target_false_alarm_rate: 0.001,
             min_run_buckets: 4,
             idle_tail_share: 0.3,
             threads: crate::data::default_threads(),

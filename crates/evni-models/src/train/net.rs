@@ -119,3 +119,46 @@ pub(crate) fn fit(
     }
     Ok(last)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn candle_and_plain_rust_give_the_same_outputs() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let sizes = [40, 24, 6, 24, 40];
+        let net = Net::init(&sizes, vec![1], &mut rng).unwrap();
+        // Non-zero biases too.
+        for (_, b) in &net.layers {
+            let values: Vec<f32> = (0..b.dims1().unwrap())
+                .map(|_| rng.random_range(-0.5..0.5))
+                .collect();
+            b.set(&Tensor::from_vec(values, b.dims1().unwrap(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        let n = 33;
+        let x: Vec<f32> = (0..n * 40)
+            .map(|i| {
+                if i % 7 == 0 {
+                    0.0
+                } else {
+                    rng.random_range(-2.0..2.0)
+                }
+            })
+            .collect();
+        let candle = net
+            .forward(&Tensor::from_vec(x.clone(), (n, 40), &Device::Cpu).unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let plain = net.to_mlp().unwrap().forward_batch(&x, n);
+        assert_eq!(candle.len(), plain.len());
+        for (a, b) in candle.iter().zip(&plain) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+}

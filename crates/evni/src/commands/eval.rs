@@ -17,6 +17,9 @@ struct Line {
     request: serde_json::Value,
     #[serde(default)]
     labels: Vec<LabelIn>,
+    /// The simulator's session kind; novel kinds get their recall reported.
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -32,8 +35,16 @@ pub enum Target {
     Http { url: String, token: String },
 }
 
-pub async fn run(path: &Path, target: Target) -> anyhow::Result<()> {
+pub async fn run(path: &Path, target: Target, use_models: bool) -> anyhow::Result<()> {
+    let models = match (&target, use_models) {
+        (Target::InProcess, true) => Some(evni_models::Models::base().context("loading the base models")?),
+        _ => None,
+    };
     let mut evaluation = Evaluation::default();
+    // In process with models: what the rules and the models find alone.
+    let mut rules_alone = Evaluation::default();
+    let mut models_alone = Evaluation::default();
+    let mut novel = NovelRecall::default();
     let mut analysing = Duration::ZERO;
     let started = Instant::now();
     let client = reqwest::Client::new();
@@ -49,8 +60,21 @@ pub async fn run(path: &Path, target: Target) -> anyhow::Result<()> {
                 let (readings, context) =
                     prepare(&parsed.request).with_context(|| format!("line {}", number + 1))?;
                 let clock = Instant::now();
-                let outcome = analyze(&readings, &context);
+                let rules = analyze(&readings, &context);
+                let scores = models.as_ref().and_then(|m| m.score(&readings, &context));
+                let window = evni_analysis::window::window(&readings);
+                let outcome = match &scores {
+                    Some(s) => evni_models::combine(rules.clone(), s.findings(), window),
+                    None => rules.clone(),
+                };
                 analysing += clock.elapsed();
+                if let Some(s) = &scores {
+                    models_alone.add(
+                        &labels,
+                        &evni_models::combine(without_findings(&rules), s.findings(), window),
+                    );
+                }
+                rules_alone.add(&labels, &rules);
                 outcome
             }
             Target::Http { url, token } => {
@@ -60,10 +84,29 @@ pub async fn run(path: &Path, target: Target) -> anyhow::Result<()> {
                 outcome
             }
         };
+        novel.add(parsed.kind.as_deref(), &labels, &outcome);
         evaluation.add(&labels, &outcome);
     }
     let sessions = evaluation.sessions();
+    match &models {
+        Some(m) => println!("analysis: {}", m.id()),
+        None => println!("analysis: rules only"),
+    }
     println!("{evaluation}");
+    if models.is_some() {
+        for (name, e) in [("rules alone", &rules_alone), ("models alone", &models_alone)] {
+            let s = e.session();
+            println!(
+                "{name:<13} session precision {}  recall {}  f1 {}  false alarms {}",
+                fmt(s.precision),
+                fmt(s.recall),
+                fmt(s.f1),
+                e.false_alarm_rate()
+                    .map_or("-".into(), |r| format!("{:.2} %", 100.0 * r))
+            );
+        }
+    }
+    novel.print();
     let per_second = |d: Duration| sessions as f64 / d.as_secs_f64().max(1e-9);
     match target {
         Target::InProcess => println!(
@@ -80,6 +123,58 @@ pub async fn run(path: &Path, target: Target) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn fmt(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"))
+}
+
+/// The rules' outcome with the findings removed: what the models add alone.
+fn without_findings(outcome: &Outcome) -> Outcome {
+    match outcome {
+        Outcome::Analyzed(a) => Outcome::Analyzed(Analysis {
+            anomalies: Vec::new(),
+            anomaly_score: 0.0,
+            ..a.clone()
+        }),
+        other => other.clone(),
+    }
+}
+
+/// Recall of UNUSUAL_PATTERN per novel fault kind (`novel_*` in the file):
+/// faults no rule names, which only CSAR-2 can find.
+#[derive(Default)]
+struct NovelRecall {
+    kinds: std::collections::BTreeMap<String, (usize, usize)>,
+}
+
+impl NovelRecall {
+    fn add(&mut self, kind: Option<&str>, labels: &[Label], outcome: &Outcome) {
+        let Some(kind) = kind.filter(|k| k.starts_with("novel_")) else {
+            return;
+        };
+        let found = match outcome {
+            Outcome::Analyzed(a) => labels.iter().all(|l| a.anomalies.iter().any(|x| l.matches(x))),
+            _ => false,
+        };
+        let entry = self.kinds.entry(kind.to_string()).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(found);
+    }
+
+    fn print(&self) {
+        if self.kinds.is_empty() {
+            return;
+        }
+        let (n, found) = self.kinds.values().fold((0, 0), |(a, b), (n, f)| (a + n, b + f));
+        println!(
+            "novel faults (UNUSUAL_PATTERN): recall {:.3} ({found} of {n})",
+            found as f64 / n as f64
+        );
+        for (kind, (n, f)) in &self.kinds {
+            println!("  {kind:<26} recall {:.3} ({f} of {n})", *f as f64 / *n as f64);
+        }
+    }
 }
 
 fn open(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {

@@ -2,4 +2,5 @@
 
 pub mod eval;
 pub mod simulate;
+pub mod train;
 pub mod stations;

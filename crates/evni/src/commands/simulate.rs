@@ -6,8 +6,11 @@ use std::path::Path;
 use anyhow::Context;
 use evni_sim::SimConfig;
 
-pub fn run(sessions: usize, seed: u64, out: Option<&Path>) -> anyhow::Result<()> {
-    let config = SimConfig::new(sessions, seed);
+pub fn run(sessions: usize, seed: u64, novel_share: f64, out: Option<&Path>) -> anyhow::Result<()> {
+    let config = SimConfig {
+        novel_share,
+        ..SimConfig::new(sessions, seed)
+    };
     let written = match out {
         Some(path) => {
             let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;

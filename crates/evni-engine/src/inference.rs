@@ -1,0 +1,86 @@
+//! Where sessions are analysed: rules plus the learned models, on tokio's
+//! blocking pool so that model inference never stalls the async runtime,
+//! with at most a configured number of analyses queued or running. Beyond
+//! that the engine answers `Unavailable` (503) instead of queueing without
+//! bound.
+
+use std::sync::Arc;
+
+use evni_analysis::{Outcome, SessionContext};
+use evni_domain::Reading;
+use evni_models::Models;
+use tokio::sync::Semaphore;
+
+use crate::{EngineError, RULES_MODEL};
+
+pub struct Analyzer {
+    models: Option<Arc<Models>>,
+    permits: Arc<Semaphore>,
+    /// Inference-history name of what analyses: rules and model versions.
+    model_id: String,
+}
+
+impl Analyzer {
+    /// `models: None` analyses with the rules alone.
+    pub fn new(models: Option<Arc<Models>>, max_concurrent: usize) -> Self {
+        let model_id = models
+            .as_ref()
+            .map_or_else(|| RULES_MODEL.to_string(), |m| m.id());
+        Self {
+            models,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            model_id,
+        }
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    pub fn models(&self) -> Option<&Arc<Models>> {
+        self.models.as_ref()
+    }
+
+    /// Analyses `readings` off the runtime; gives them back with the outcome.
+    pub async fn analyze(
+        &self,
+        readings: Vec<Reading>,
+        context: SessionContext,
+    ) -> Result<(Outcome, Vec<Reading>), EngineError> {
+        let permit =
+            self.permits.clone().try_acquire_owned().map_err(|_| {
+                EngineError::Unavailable("analysis capacity is exhausted; retry shortly".into())
+            })?;
+        let models = self.models.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let outcome = match &models {
+                Some(m) => m.analyze(&readings, &context),
+                None => evni_analysis::analyze(&readings, &context),
+            };
+            (outcome, readings)
+        })
+        .await
+        .map_err(|e| EngineError::Unavailable(format!("analysis task failed: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_pool_answers_unavailable() {
+        let analyzer = Analyzer::new(None, 1);
+        let held = analyzer.permits.clone().try_acquire_owned().unwrap();
+        let result = analyzer.analyze(Vec::new(), SessionContext::default()).await;
+        assert!(matches!(result, Err(EngineError::Unavailable(_))));
+        drop(held);
+        let (outcome, _) = analyzer
+            .analyze(Vec::new(), SessionContext::default())
+            .await
+            .unwrap();
+        assert_eq!(outcome, Outcome::Pending);
+        assert_eq!(analyzer.model_id(), "rules-1");
+    }
+}
