@@ -14,7 +14,6 @@ use rand_chacha::ChaCha8Rng;
 use super::net::{fit, Net};
 use super::{column_scales, f1, ratio, TrainConfig, CALIBRATION_SEED, EVALUATION_SEED, FRAMEWORK, VERSION};
 use crate::card::{Architecture, FeatureSpec, Metrics, ModelCard, Normalisation};
-use crate::combine::{combine, ModelFindings};
 use crate::csarc2::{self, bucket_inputs, categories, CsarC2, Proposal, CLASSES, INPUTS};
 use crate::data::{self, Sample};
 use crate::mlp::sha256_hex;
@@ -195,6 +194,31 @@ fn as_anomaly(p: &Proposal) -> evni_domain::Anomaly {
     }
 }
 
+/// The rules' outcome with the proposals added where the rules found
+/// nothing (`replace`: instead of the rules' findings). Without CSAR-2,
+/// unlike [`crate::combine::combine`], which also asks CSAR-2 to agree.
+fn with_proposals(
+    outcome: &evni_analysis::Outcome,
+    proposals: &[Proposal],
+    replace: bool,
+) -> evni_analysis::Outcome {
+    let evni_analysis::Outcome::Analyzed(a) = outcome else {
+        return outcome.clone();
+    };
+    let mut a = a.clone();
+    if replace {
+        a.anomalies.clear();
+        a.anomaly_score = 0.0;
+    }
+    if a.anomalies.is_empty() {
+        a.anomalies = proposals.iter().map(as_anomaly).collect();
+        if !a.anomalies.is_empty() {
+            a.anomaly_score = 0.5;
+        }
+    }
+    evni_analysis::Outcome::Analyzed(a)
+}
+
 /// Category-level precision and recall of the classifier alone, and
 /// session F1 of the rules alone, the classifier alone and both combined.
 fn measure(model: &CsarC2, eval: &[(SessionFeatures, Sample)], final_loss: f32) -> Metrics {
@@ -210,23 +234,8 @@ fn measure(model: &CsarC2, eval: &[(SessionFeatures, Sample)], final_loss: f32) 
     for ((_, s), p) in eval.iter().zip(&probabilities) {
         let proposals = p.proposals(model.min_probability());
         let outcome = evni_analysis::analyze(&s.readings, &s.context);
-        let window = evni_analysis::window::window(&s.readings);
-        let findings = ModelFindings {
-            csar2: None,
-            proposals: &proposals,
-        };
-        let empty = match &outcome {
-            evni_analysis::Outcome::Analyzed(a) => {
-                evni_analysis::Outcome::Analyzed(evni_analysis::Analysis {
-                    anomalies: Vec::new(),
-                    anomaly_score: 0.0,
-                    ..a.clone()
-                })
-            }
-            other => other.clone(),
-        };
-        alone.add(&s.labels, &combine(empty, findings, window));
-        union.add(&s.labels, &combine(outcome.clone(), findings, window));
+        alone.add(&s.labels, &with_proposals(&outcome, &proposals, true));
+        union.add(&s.labels, &with_proposals(&outcome, &proposals, false));
         rules.add(&s.labels, &outcome);
     }
     let mut details = BTreeMap::new();
