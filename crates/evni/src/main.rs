@@ -47,6 +47,10 @@ enum Command {
         sessions: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Share of sessions with a novel fault (UNUSUAL_PATTERN: oscillation,
+        /// phase loss, register sawtooth) that no rule names; 0 leaves them out.
+        #[arg(long, default_value_t = 0.0)]
+        novel_share: f64,
         /// Simulate station histories instead of sessions: this many
         /// stations, one line per station-day with labelled station faults
         /// (the input of `evni eval-stations`).
@@ -55,14 +59,14 @@ enum Command {
         /// Days of station history (with --stations).
         #[arg(long, default_value_t = 90, requires = "stations")]
         days: i64,
-        /// Share of sessions with a novel fault (UNUSUAL_PATTERN: oscillation,
-        /// phase loss, register sawtooth) that no rule names; 0 leaves them out.
-        #[arg(long, default_value_t = 0.0)]
-        novel_share: f64,
         /// Output file; standard output when absent.
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Evaluate SHADE on simulated station histories (`evni simulate
+    /// --stations`): recall, precision and detection delay per anomaly type,
+    /// and false station alerts per station and quarter.
+    EvalStations { file: PathBuf },
     /// Train a base model (csar_2 or csar_c_2) from simulated sessions and
     /// write its safetensors and JSON sidecar to --out.
     Train {
@@ -76,10 +80,11 @@ enum Command {
         #[arg(long)]
         tiny: bool,
     },
-    /// Evaluate SHADE on simulated station histories (`evni simulate
-    /// --stations`): recall, precision and detection delay per anomaly type,
-    /// and false station alerts per station and quarter.
-    EvalStations { file: PathBuf },
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Evaluate the analysis on labelled sessions (.jsonl or .jsonl.gz).
     Eval {
         file: PathBuf,
@@ -92,6 +97,17 @@ enum Command {
         /// In process: the rules alone, without the learned models.
         #[arg(long)]
         rules_only: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Submit a batch to an in-process server on 127.0.0.1 and time it to completion.
+    Batch {
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
     },
 }
 
@@ -173,6 +189,9 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             app.run_workers(concurrency, evni::shutdown_signal()).await;
             Ok(())
         }
+        Command::Bench {
+            command: BenchCommand::Batch { sessions, workers },
+        } => evni::commands::bench::batch(sessions, workers).await,
         Command::Migrate => {
             evni::open_store(&config)?;
             println!("database in {} is up to date", config.data_dir.display());
@@ -224,7 +243,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             evni::commands::eval::run(&file, target, !rules_only).await
         }
-        Command::Simulate { .. } | Command::EvalStations { .. } | Command::Train { .. } => {
+        Command::Simulate { .. } | Command::Train { .. } | Command::EvalStations { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -1,6 +1,7 @@
 //! CLI commands that are more than a call into the service.
 
+pub mod bench;
 pub mod eval;
 pub mod simulate;
-pub mod train;
 pub mod stations;
+pub mod train;
