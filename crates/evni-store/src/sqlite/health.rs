@@ -30,6 +30,12 @@ struct DayContribution {
     anomalous: bool,
 }
 
+impl DayContribution {
+    fn same_day_as(&self, other: &DayContribution) -> bool {
+        (self.station_id, self.day, &self.connector_id) == (other.station_id, other.day, &other.connector_id)
+    }
+}
+
 /// The session's share of its station's day after a write.
 pub(super) struct SessionDayInput<'a> {
     pub session_id: i64,
@@ -69,11 +75,17 @@ pub(super) fn record_session(
     if old == new {
         return Ok(());
     }
-    if let Some(old) = &old {
-        add(conn, old, -1)?;
-    }
-    if let Some(new) = &new {
-        add(conn, new, 1)?;
+    match (&old, &new) {
+        // A live session growing within its day: one update by the difference.
+        (Some(old), Some(new)) if old.same_day_as(new) => shift(conn, old, new)?,
+        _ => {
+            if let Some(old) = &old {
+                add(conn, old, -1)?;
+            }
+            if let Some(new) = &new {
+                add(conn, new, 1)?;
+            }
+        }
     }
     conn.prepare_cached("UPDATE sessions SET day_contribution = ?2 WHERE id = ?1")?
         .execute(params![
@@ -89,6 +101,33 @@ pub(super) fn record_session(
         .flatten()
     {
         mark.execute(params![station, input.tenant.to_string(), now])?;
+    }
+    Ok(())
+}
+
+/// Moves a day's figures from `old` to `new`, both of the same station, day
+/// and connector: the hot path of appends to a live session.
+fn shift(conn: &Connection, old: &DayContribution, new: &DayContribution) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE station_days SET energy_kwh = energy_kwh + ?4, zero_sessions = zero_sessions + ?5,
+            anomalous_sessions = anomalous_sessions + ?6
+         WHERE station_id = ?1 AND day = ?2 AND connector_id = ?3",
+    )?
+    .execute(params![
+        new.station_id,
+        new.day,
+        new.connector_id,
+        new.energy_kwh - old.energy_kwh,
+        i64::from(new.is_zero) - i64::from(old.is_zero),
+        i64::from(new.anomalous) - i64::from(old.anomalous),
+    ])?;
+    if old.plateau_kw != new.plateau_kw {
+        if let Some(plateau) = old.plateau_kw {
+            update_plateaus(conn, new, plateau, -1)?;
+        }
+        if let Some(plateau) = new.plateau_kw {
+            update_plateaus(conn, new, plateau, 1)?;
+        }
     }
     Ok(())
 }
@@ -113,10 +152,20 @@ fn add(conn: &Connection, c: &DayContribution, sign: i64) -> Result<(), StoreErr
         i64::from(c.is_zero) * sign,
         i64::from(c.anomalous) * sign,
     ])?;
-    let Some(plateau) = c.plateau_kw else {
-        return Ok(());
-    };
-    // A median cannot be kept by deltas: keep the day's values, sorted.
+    match c.plateau_kw {
+        Some(plateau) => update_plateaus(conn, c, plateau, sign),
+        None => Ok(()),
+    }
+}
+
+/// Adds (`sign` 1) or removes (-1) one plateau value of the day's sorted
+/// list. A median cannot be kept by deltas: the day keeps its values.
+fn update_plateaus(
+    conn: &Connection,
+    c: &DayContribution,
+    plateau: f64,
+    sign: i64,
+) -> Result<(), StoreError> {
     let text: String = conn
         .prepare_cached(
             "SELECT plateaus_kw FROM station_days WHERE station_id = ?1 AND day = ?2 AND connector_id = ?3",
