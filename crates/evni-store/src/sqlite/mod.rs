@@ -6,6 +6,7 @@
 //! small pool of read-only connections; WAL lets them run beside the writer.
 
 mod batches;
+mod checkpoint;
 mod codec;
 mod health;
 mod health_impl;
@@ -61,6 +62,7 @@ impl SqliteOptions {
 pub struct SqliteStore {
     writer: Writer,
     readers: ReaderPool,
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl SqliteStore {
@@ -68,9 +70,16 @@ impl SqliteStore {
     pub fn open(options: SqliteOptions) -> Result<Self, StoreError> {
         let mut conn = open_connection(&options.path, false, options.durability)?;
         migrate::run(&mut conn)?;
+        // Checkpoints run beside the writer (see checkpoint.rs).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = checkpoint::Checkpointer::start(options.path.clone(), options.durability)?;
         let readers = ReaderPool::new(options.path.clone(), options.readers, options.durability);
         let writer = Writer::start(conn, options.max_batch)?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            _checkpointer: checkpointer,
+        })
     }
 }
 
@@ -91,6 +100,8 @@ fn open_connection(path: &Path, read_only: bool, durability: Durability) -> Resu
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Hot pages of live sessions stay in memory (negative: KiB).
+    conn.pragma_update(None, "cache_size", -65_536)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
