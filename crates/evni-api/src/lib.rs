@@ -51,6 +51,8 @@ pub struct AppState {
     pub explain: Arc<Explainer>,
     /// Station health: SHADE runs and webhook deliveries.
     pub health: Arc<evni_health::Health>,
+    /// The model registry: records, artifacts, each tenant's active model.
+    pub models: Arc<evni_engine::registry::ModelRegistry>,
 }
 
 /// The whole API as an axum router.

@@ -42,5 +42,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::routes::health::HealthDoc::openapi());
     doc.merge(crate::routes::webhooks::WebhooksDoc::openapi());
+    doc.merge(crate::routes::models::ModelsDoc::openapi());
     doc
 }

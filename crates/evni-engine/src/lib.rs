@@ -13,6 +13,7 @@ mod error;
 mod hot;
 mod inference;
 mod merge;
+pub mod registry;
 mod tenants;
 mod verdict;
 pub mod view;

@@ -13,6 +13,7 @@ pub mod combine;
 pub mod csar2;
 pub mod csarc2;
 pub mod data;
+pub mod fine_tune;
 pub mod mlp;
 pub mod train;
 

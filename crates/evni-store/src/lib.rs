@@ -5,6 +5,8 @@ pub mod error;
 pub mod health;
 pub mod jobs;
 pub mod model;
+pub mod models;
+pub mod objects;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -13,12 +15,14 @@ pub use error::StoreError;
 pub use health::*;
 pub use jobs::*;
 pub use model::*;
+pub use models::*;
 
 /// Everything evni persists. Every tenant-scoped method takes the tenant
 /// first; rows of another tenant are invisible (`NotFound`).
 #[async_trait]
-/// Station health and webhooks come from [`HealthStore`] (health.rs).
-pub trait Store: HealthStore + Send + Sync + 'static {
+/// Station health and webhooks come from [`HealthStore`] (health.rs), the
+/// model registry and fine-tunes from [`ModelStore`] (models.rs).
+pub trait Store: HealthStore + ModelStore + Send + Sync + 'static {
     // Tenants
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
     async fn tenant_by_name(&self, name: &str) -> Result<Tenant, StoreError>;

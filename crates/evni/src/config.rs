@@ -52,6 +52,9 @@ pub struct Config {
     pub webhook_initial_backoff: String,
     /// Log filter, e.g. `info` or `evni=debug`.
     pub log: String,
+    /// Object store of model artifacts and training uploads: unset is
+    /// `file://<data_dir>/objects`; `s3://bucket/prefix` needs the `s3` feature.
+    pub object_store_url: Option<String>,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             webhook_timeout: "15s".into(),
             webhook_initial_backoff: "5s".into(),
             log: "info".into(),
+            object_store_url: None,
         }
     }
 }
@@ -106,6 +110,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_timeout", &self.webhook_timeout)
             .field("webhook_initial_backoff", &self.webhook_initial_backoff)
             .field("log", &self.log)
+            .field("object_store_url", &self.object_store_url)
             .finish()
     }
 }
@@ -183,6 +188,9 @@ impl Config {
         config.health_from_env(&env)?;
         if let Some(v) = env("EVNI_LOG") {
             config.log = v;
+        }
+        if let Some(v) = env("EVNI_OBJECT_STORE_URL") {
+            config.object_store_url = Some(v).filter(|v| !v.is_empty());
         }
         config.validate()?;
         Ok(config)

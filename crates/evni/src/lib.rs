@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod config;
 mod keys;
+mod registry;
 
 use std::sync::Arc;
 
@@ -53,7 +54,10 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
     );
     let health = evni_health::Health::new(engine.store().clone(), config.health_config()?)
         .context("building the webhook client")?;
+    let base_models = Arc::new(evni_models::Models::base().context("loading the base models")?);
+    let models = registry::model_registry(config, engine.store().clone(), base_models)?;
     let state = AppState {
+        models,
         health: Arc::new(health),
         engine: Arc::new(engine),
         keys: Arc::new(JwtKeys::from_secret(&secret)),

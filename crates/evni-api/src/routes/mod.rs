@@ -5,6 +5,7 @@ pub mod explain;
 pub mod feedback;
 pub mod health;
 pub mod meta;
+pub mod models;
 pub mod sessions;
 pub mod settings;
 pub mod stations;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/statistics", get(stations::statistics))
         .merge(health::routes())
         .merge(webhooks::routes())
+        .merge(models::routes())
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/openapi.json", get(meta::openapi))

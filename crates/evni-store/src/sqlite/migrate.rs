@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "station_health",
         include_str!("migrations/0004_station_health.sql"),
     ),
+    (5, "models", include_str!("migrations/0005_models.sql")),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@ mod health;
 mod health_impl;
 mod jobs;
 mod migrate;
+mod models;
 mod readers;
 pub(crate) mod reading_codec;
 mod sessions;

@@ -8,6 +8,7 @@ mod feedback;
 mod health;
 mod helpers;
 mod meta;
+mod models;
 mod restart;
 mod sessions;
 mod stations;

@@ -1,0 +1,374 @@
+//! Fine-tuning CSAR-2 on a tenant's sessions: training continues from the
+//! base weights on the tenant's normal sessions (mixed with simulated clean
+//! ones so the model does not forget ordinary charging), the threshold is
+//! recalibrated on held-out sessions, and the result is measured against
+//! the base model on the same held-out sessions and on faults.
+//!
+//! Also [`load_balanced`]: a fleet whose chargers step down every hour for
+//! load balancing, a normal pattern the base model never saw.
+
+use std::collections::BTreeMap;
+
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use evni_analysis::eval::Label;
+use evni_analysis::features::{SessionFeatures, INPUTS};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::csar2::{Csar2, Csar2Score};
+use crate::mlp::{sha256_hex, Dense, Mlp};
+use crate::{Model, ModelError};
+
+/// How to fine-tune; recorded in the resulting card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FineTuneConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Share of held-out normal sessions allowed to alarm.
+    pub target_false_alarm_rate: f64,
+    /// Version of the resulting artifact.
+    pub version: String,
+}
+
+/// The data of one fine-tune.
+#[derive(Debug, Clone, Default)]
+pub struct FineTuneData {
+    /// Normal sessions to train on (the tenant's, and replayed simulated ones).
+    pub train: Vec<SessionFeatures>,
+    /// Held-out normal sessions: the threshold is set on them.
+    pub calibration: Vec<SessionFeatures>,
+    /// Held-out normal sessions: false alarms are measured on them.
+    pub evaluation: Vec<SessionFeatures>,
+    /// Sessions with a labelled fault: recall is measured on them.
+    pub faults: Vec<(SessionFeatures, Vec<Label>)>,
+}
+
+/// False alarms and recall of one model on [`FineTuneData`]'s held-out sets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub false_alarms: usize,
+    pub normal_sessions: usize,
+    pub faults_found: usize,
+    pub fault_sessions: usize,
+}
+
+impl Figures {
+    pub fn false_alarm_rate(&self) -> f64 {
+        ratio(self.false_alarms, self.normal_sessions)
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.faults_found, self.fault_sessions)
+    }
+
+    pub fn precision(&self) -> f64 {
+        ratio(self.faults_found, self.faults_found + self.false_alarms)
+    }
+}
+
+/// Progress of training: `(epoch, epochs, mean loss of the epoch)`.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, f32);
+
+/// Continues training `base` on `data.train`, recalibrates its threshold on
+/// `data.calibration` and measures both models. Returns the model, its
+/// safetensors bytes and the figures of the base model and of the result.
+pub fn fine_tune_csar2(
+    base: &Csar2,
+    data: &FineTuneData,
+    config: &FineTuneConfig,
+    progress: Progress<'_>,
+) -> Result<(Csar2, Vec<u8>, Figures, Figures), ModelError> {
+    if data.train.is_empty() || data.calibration.is_empty() {
+        return Err(ModelError::Data(
+            "fine-tuning needs normal sessions to train on and to calibrate with".into(),
+        ));
+    }
+    let mut x = vec![0f32; data.train.len() * INPUTS];
+    for (f, row) in data.train.iter().zip(x.chunks_exact_mut(INPUTS)) {
+        base.input(f, row);
+    }
+    let err = |e: candle_core::Error| ModelError::Training(e.to_string());
+    let net = base.net();
+    let vars: Vec<(Var, Var)> = net
+        .layers
+        .iter()
+        .map(|l| {
+            let w = Tensor::from_vec(l.weight.clone(), (l.inputs, l.outputs), &Device::Cpu)?;
+            let b = Tensor::from_vec(l.bias.clone(), l.outputs, &Device::Cpu)?;
+            Ok((Var::from_tensor(&w)?, Var::from_tensor(&b)?))
+        })
+        .collect::<candle_core::Result<_>>()
+        .map_err(err)?;
+    let forward = |x: &Tensor| -> candle_core::Result<Tensor> {
+        let mut h = x.clone();
+        let last = vars.len() - 1;
+        for (i, (w, b)) in vars.iter().enumerate() {
+            h = h.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
+            if i < last && !net.linear.contains(&i) {
+                h = h.relu()?;
+            }
+        }
+        Ok(h)
+    };
+    let mut opt = AdamW::new(
+        vars.iter().flat_map(|(w, b)| [w.clone(), b.clone()]).collect(),
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: 1e-5,
+            ..ParamsAdamW::default()
+        },
+    )
+    .map_err(err)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let n = data.train.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut loss = f32::NAN;
+    for epoch in 1..=config.epochs {
+        order.shuffle(&mut rng);
+        let (mut total, mut batches) = (0f32, 0usize);
+        for rows in order.chunks(config.batch_size.max(1)) {
+            let mut xb = Vec::with_capacity(rows.len() * INPUTS);
+            for &r in rows {
+                xb.extend_from_slice(&x[r * INPUTS..(r + 1) * INPUTS]);
+            }
+            let xb = Tensor::from_vec(xb, (rows.len(), INPUTS), &Device::Cpu).map_err(err)?;
+            let l = forward(&xb)
+                .and_then(|y| (y - &xb)?.sqr()?.mean_all())
+                .map_err(err)?;
+            opt.backward_step(&l).map_err(err)?;
+            total += l.to_scalar::<f32>().map_err(err)?;
+            batches += 1;
+        }
+        loss = total / batches.max(1) as f32;
+        progress(epoch, config.epochs, loss);
+    }
+    let mlp = Mlp {
+        layers: vars
+            .iter()
+            .map(|(w, b)| {
+                let (inputs, outputs) = w.dims2()?;
+                Ok(Dense {
+                    inputs,
+                    outputs,
+                    weight: w.flatten_all()?.to_vec1::<f32>()?,
+                    bias: b.to_vec1::<f32>()?,
+                })
+            })
+            .collect::<candle_core::Result<_>>()
+            .map_err(err)?,
+        linear: net.linear.clone(),
+    };
+    let weights = mlp.to_safetensors()?;
+    let mut card = base.card().clone();
+    card.version = config.version.clone();
+    card.weights_sha256 = sha256_hex(&weights);
+    card.seed = config.seed;
+    card.training = serde_json::json!({
+        "fine_tuned_from": base.id(),
+        "config": config,
+        "train_sessions": data.train.len(),
+        "calibration_sessions": data.calibration.len(),
+        "final_training_loss": loss,
+    });
+    let provisional = Csar2::from_parts(&weights, card.clone())?;
+    let mut errors: Vec<f32> = scores(&provisional, &data.calibration)
+        .iter()
+        .map(Csar2Score::session_error)
+        .collect();
+    let threshold = quantile(&mut errors, 1.0 - config.target_false_alarm_rate);
+    card.thresholds
+        .insert("bucket_error".into(), f64::from(threshold));
+    let calibrated = Csar2::from_parts(&weights, card.clone())?;
+
+    let before = figures(base, data);
+    let after = figures(&calibrated, data);
+    let mut details = BTreeMap::from([
+        ("base_false_alarm_rate".to_string(), before.false_alarm_rate()),
+        ("base_recall".to_string(), before.recall()),
+        ("base_precision".to_string(), before.precision()),
+        ("train_sessions".to_string(), data.train.len() as f64),
+        ("calibration_sessions".to_string(), data.calibration.len() as f64),
+        ("evaluation_sessions".to_string(), data.evaluation.len() as f64),
+        ("fault_sessions".to_string(), data.faults.len() as f64),
+        ("final_training_loss".to_string(), f64::from(loss)),
+    ]);
+    details.insert("false_alarms".into(), after.false_alarms as f64);
+    details.insert("base_false_alarms".into(), before.false_alarms as f64);
+    card.metrics = crate::card::Metrics {
+        precision: after.precision(),
+        recall: after.recall(),
+        f1: f1(after.precision(), after.recall()),
+        false_alarm_rate: after.false_alarm_rate(),
+        evaluated_on: "held-out normal sessions of the tenant (false alarms) and sessions with labelled faults \
+                       (recall: a CSAR-2 run overlapping the label); base_* figures: the base model on the same sessions"
+            .into(),
+        details,
+    };
+    let model = Csar2::from_parts(&weights, card)?;
+    Ok((model, weights, before, after))
+}
+
+/// False alarms on `data.evaluation` and recall on `data.faults`.
+pub fn figures(model: &Csar2, data: &FineTuneData) -> Figures {
+    let false_alarms = scores(model, &data.evaluation)
+        .iter()
+        .filter(|s| !s.runs().is_empty())
+        .count();
+    let fault_features: Vec<SessionFeatures> = data.faults.iter().map(|(f, _)| f.clone()).collect();
+    let faults_found = scores(model, &fault_features)
+        .iter()
+        .zip(&data.faults)
+        .filter(|(score, (_, labels))| found(score, labels))
+        .count();
+    Figures {
+        false_alarms,
+        normal_sessions: data.evaluation.len(),
+        faults_found,
+        fault_sessions: data.faults.len(),
+    }
+}
+
+/// A fault counts as found when a run overlaps each label (widened by one
+/// bucket); a fault without labels when there is any run.
+pub fn found(score: &Csar2Score, labels: &[Label]) -> bool {
+    let runs = score.runs();
+    if labels.is_empty() {
+        return !runs.is_empty();
+    }
+    labels.iter().all(|l| {
+        runs.iter()
+            .any(|r| r.start as u32 <= l.end_unit + 1 && r.end as u32 + 1 >= l.start_unit)
+    })
+}
+
+fn scores(model: &Csar2, samples: &[SessionFeatures]) -> Vec<Csar2Score> {
+    let refs: Vec<&SessionFeatures> = samples.iter().collect();
+    refs.chunks(256).flat_map(|c| model.score_batch(c)).collect()
+}
+
+fn quantile(values: &mut [f32], q: f64) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_unstable_by(f32::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    values[lo] + (values[hi] - values[lo]) * (pos - lo as f64) as f32
+}
+
+fn f1(p: f64, r: f64) -> f64 {
+    if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Hourly load balancing: from minute `offset` of every hour of the
+/// session, for `minutes`, the charger delivers `factor` of its power.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadBalancing {
+    pub offset_minutes: i64,
+    pub minutes: i64,
+    pub factor: f64,
+}
+
+impl Default for LoadBalancing {
+    /// 20 minutes at 15 % every hour: above the 10 % of plateau under which
+    /// a bucket is an ENERGY_PIT, so the rules see normal load management.
+    fn default() -> Self {
+        Self {
+            offset_minutes: 30,
+            minutes: 20,
+            factor: 0.15,
+        }
+    }
+}
+
+/// The session as a load-balanced fleet would report it: power and current
+/// scaled down in the hourly windows, energy registers holding back the
+/// energy not delivered. SoC and labels stay as they are.
+pub fn load_balanced(session: &evni_sim::SimulatedSession, lb: LoadBalancing) -> evni_sim::SimulatedSession {
+    use evni_domain::Measurand;
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.timestamp_micros())
+            .unwrap_or(0)
+    };
+    let mut out = session.clone();
+    let values = &mut out.request.meter_values;
+    let Some(t0) = values.iter().map(|v| parse(&v.timestamp)).min() else {
+        return out;
+    };
+    let minute = 60_000_000i64;
+    let throttled = |t: i64| {
+        let m = (t - t0).div_euclid(minute).rem_euclid(60);
+        m >= lb.offset_minutes && m < lb.offset_minutes + lb.minutes
+    };
+    // Minutes throttled between t0 and t (the share of energy held back).
+    let throttled_before = |t: i64| -> f64 {
+        let elapsed = (t - t0) as f64 / minute as f64;
+        let hours = (elapsed / 60.0).floor();
+        let within = elapsed - hours * 60.0;
+        let start = lb.offset_minutes as f64;
+        let partial = (within - start).clamp(0.0, lb.minutes as f64);
+        hours * lb.minutes as f64 + partial
+    };
+    let is_register = |m: Option<Measurand>| matches!(m, None | Some(Measurand::EnergyActiveImportRegister));
+    // Each register series: times and values, to find the energy that
+    // flowed during throttled minutes (assumed spread evenly per interval).
+    let mut series: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    let key =
+        |v: &evni_sim::MeterValue| format!("{:?}{:?}{:?}{:?}", v.measurand, v.unit, v.phase, v.location);
+    for v in values.iter().filter(|v| is_register(v.measurand)) {
+        series
+            .entry(key(v))
+            .or_default()
+            .push((parse(&v.timestamp), v.value));
+    }
+    for s in series.values_mut() {
+        s.sort_by_key(|(t, _)| *t);
+    }
+    for v in values.iter_mut() {
+        let t = parse(&v.timestamp);
+        if is_register(v.measurand) {
+            let s = &series[&key(v)];
+            let mut held = 0.0;
+            for w in s.windows(2) {
+                let ((ta, va), (tb, vb)) = (w[0], w[1]);
+                if ta >= t {
+                    break;
+                }
+                let end = tb.min(t);
+                let span = (tb - ta) as f64;
+                if span <= 0.0 {
+                    continue;
+                }
+                let throttled_minutes = throttled_before(end) - throttled_before(ta);
+                let rate = (vb - va).max(0.0) / span;
+                held += rate * throttled_minutes * minute as f64 * (1.0 - lb.factor);
+            }
+            v.value -= held;
+        } else if matches!(
+            v.measurand,
+            Some(Measurand::PowerActiveImport | Measurand::CurrentImport)
+        ) && throttled(t)
+        {
+            v.value *= lb.factor;
+        }
+    }
+    out
+}
