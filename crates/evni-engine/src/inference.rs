@@ -1,4 +1,5 @@
-//! Where sessions are analysed: rules plus the learned models. Large
+//! Where sessions are analysed: rules plus the learned models (the caller
+//! passes the models per call: each tenant may have its own). Large
 //! sessions go to tokio's blocking pool so that they never stall the async
 //! runtime; small ones (the live-session PATCH) run in place. At most a
 //! configured number of analyses run at once. Beyond
@@ -28,18 +29,22 @@ fn analyze_with(models: Option<&Models>, readings: &[Reading], context: &Session
 }
 
 pub struct Analyzer {
+    /// The models of tenants without their own (the base ones).
     models: Option<Arc<Models>>,
     permits: Arc<Semaphore>,
-    /// Inference-history name of what analyses: rules and model versions.
+    /// Inference-history name of the default analysis: rules and model versions.
     model_id: String,
+}
+
+/// Inference-history name of an analysis by `models` (rules alone: `None`).
+pub fn model_id(models: Option<&Models>) -> String {
+    models.map_or_else(|| RULES_MODEL.to_string(), Models::id)
 }
 
 impl Analyzer {
     /// `models: None` analyses with the rules alone.
     pub fn new(models: Option<Arc<Models>>, max_concurrent: usize) -> Self {
-        let model_id = models
-            .as_ref()
-            .map_or_else(|| RULES_MODEL.to_string(), |m| m.id());
+        let model_id = model_id(models.as_deref());
         Self {
             models,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
@@ -55,9 +60,11 @@ impl Analyzer {
         self.models.as_ref()
     }
 
-    /// Analyses `readings` off the runtime; gives them back with the outcome.
+    /// Analyses `readings` with `models` (the tenant's), off the runtime
+    /// when they are many; gives them back with the outcome.
     pub async fn analyze(
         &self,
+        models: Option<&Arc<Models>>,
         readings: Vec<Reading>,
         context: SessionContext,
     ) -> Result<(Outcome, Vec<Reading>), EngineError> {
@@ -66,11 +73,11 @@ impl Analyzer {
                 EngineError::Unavailable("analysis capacity is exhausted; retry shortly".into())
             })?;
         if readings.len() <= INLINE_READINGS {
-            let outcome = analyze_with(self.models.as_deref(), &readings, &context);
+            let outcome = analyze_with(models.map(|m| &**m), &readings, &context);
             drop(permit);
             return Ok((outcome, readings));
         }
-        let models = self.models.clone();
+        let models = models.cloned();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let outcome = analyze_with(models.as_deref(), &readings, &context);
@@ -89,11 +96,13 @@ mod tests {
     async fn a_full_pool_answers_unavailable() {
         let analyzer = Analyzer::new(None, 1);
         let held = analyzer.permits.clone().try_acquire_owned().unwrap();
-        let result = analyzer.analyze(Vec::new(), SessionContext::default()).await;
+        let result = analyzer
+            .analyze(None, Vec::new(), SessionContext::default())
+            .await;
         assert!(matches!(result, Err(EngineError::Unavailable(_))));
         drop(held);
         let (outcome, _) = analyzer
-            .analyze(Vec::new(), SessionContext::default())
+            .analyze(None, Vec::new(), SessionContext::default())
             .await
             .unwrap();
         assert_eq!(outcome, Outcome::Pending);

@@ -75,6 +75,8 @@ pub struct Engine {
     pub jobs_enqueued: tokio::sync::Notify,
     hot: HotSessions,
     analyzer: inference::Analyzer,
+    /// Each tenant's active models; without it every tenant gets `analyzer`'s.
+    registry: Option<Arc<registry::ModelRegistry>>,
     stations: context::StationContexts,
     pub tenants: TenantCache,
 }
@@ -85,6 +87,7 @@ impl Engine {
             jobs_enqueued: tokio::sync::Notify::new(),
             hot: HotSessions::new(config.hot_readings),
             analyzer: inference::Analyzer::new(config.models, config.max_concurrent_analyses),
+            registry: None,
             stations: context::StationContexts::default(),
             tenants: TenantCache::new(store.clone()),
             store,
@@ -93,6 +96,35 @@ impl Engine {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Analyses each tenant's sessions with its active models from
+    /// `registry` (tenants without one: the registry's base models).
+    pub fn with_registry(mut self, registry: Arc<registry::ModelRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    pub fn registry(&self) -> Option<&Arc<registry::ModelRegistry>> {
+        self.registry.as_ref()
+    }
+
+    /// The models analysing `tenant`'s sessions (`None`: the rules alone).
+    pub async fn models_for(
+        &self,
+        tenant: evni_store::TenantId,
+    ) -> Result<Option<Arc<evni_models::Models>>, EngineError> {
+        match &self.registry {
+            Some(registry) => match registry.models_for(tenant).await {
+                Ok(models) => Ok(Some(models)),
+                // The active model's record or artifact is gone: not the session's fault.
+                Err(StoreError::NotFound) => Err(EngineError::Store(StoreError::Database(
+                    "the tenant's active model could not be found".into(),
+                ))),
+                Err(e) => Err(e.into()),
+            },
+            None => Ok(self.analyzer.models().cloned()),
+        }
     }
 
     /// The learned models analysing with the rules, if any.
@@ -226,17 +258,19 @@ impl Engine {
             .stations
             .context(self.store.as_ref(), tenant.id, &header)
             .await?;
-        let (outcome, merged) = self.analyzer.analyze(merged, context).await?;
+        let models = self.models_for(tenant.id).await?;
+        let model_id = inference::model_id(models.as_deref());
+        let (outcome, merged) = self.analyzer.analyze(models.as_ref(), merged, context).await?;
         let summary = session_facts(&merged, &context);
         let verdict = verdict::from_outcome(&outcome, &tenant.settings, header.feedback, now);
         let inference = match &outcome {
             evni_analysis::Outcome::Pending => None,
             evni_analysis::Outcome::Analyzed(a) => Some(InferenceRecord {
-                model: self.analyzer.model_id().into(),
+                model: model_id,
                 readings_analyzed: a.readings_analyzed,
             }),
             evni_analysis::Outcome::Failed { .. } => Some(InferenceRecord {
-                model: self.analyzer.model_id().into(),
+                model: model_id,
                 readings_analyzed: merged.len(),
             }),
         };

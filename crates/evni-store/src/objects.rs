@@ -114,6 +114,11 @@ impl Objects {
     }
 }
 
+/// Where a training upload lives; the tenant in the path keeps uploads apart.
+pub fn upload_path(tenant: crate::TenantId, upload_id: &str) -> String {
+    format!("uploads/{tenant}/{upload_id}.jsonl")
+}
+
 fn object_error(e: object_store::Error) -> StoreError {
     match e {
         object_store::Error::NotFound { .. } => StoreError::NotFound,

@@ -5,6 +5,7 @@
 //! so that running a job twice has the effect of running it once.
 
 mod batch;
+mod fine_tune;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use evni_store::{ClaimedJob, JobFailure, JobKind, Store, StoreError};
 use rand::Rng;
 
 pub use batch::BatchHandler;
+pub use fine_tune::FineTuneHandler;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {

@@ -42,20 +42,20 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub fn build(config: &Config) -> anyhow::Result<App> {
     let store = open_store(config)?;
     let secret = keys::load_or_create(config)?;
+    let base_models = Arc::new(evni_models::Models::base().context("loading the base models")?);
+    let models = registry::model_registry(config, store.clone(), base_models.clone())?;
+    // Tenants without a model of their own share the base models.
     let engine = Engine::new(
         store,
         EngineConfig {
             hot_readings: config.hot_readings,
-            models: Some(Arc::new(
-                evni_models::Models::base().context("loading the base models")?,
-            )),
+            models: Some(base_models),
             ..EngineConfig::default()
         },
-    );
+    )
+    .with_registry(models.clone());
     let health = evni_health::Health::new(engine.store().clone(), config.health_config()?)
         .context("building the webhook client")?;
-    let base_models = Arc::new(evni_models::Models::base().context("loading the base models")?);
-    let models = registry::model_registry(config, engine.store().clone(), base_models)?;
     let state = AppState {
         models,
         health: Arc::new(health),
@@ -125,8 +125,7 @@ impl App {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..count)
             .map(|_| {
-                let worker =
-                    evni_worker::Worker::new(self.state.engine.clone(), evni_worker::WorkerConfig::default());
+                let worker = worker(&self.state, evni_worker::WorkerConfig::default());
                 let mut stopped = stopped.clone();
                 tokio::spawn(worker.run(async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
@@ -155,6 +154,13 @@ impl App {
     ) -> anyhow::Result<String> {
         Ok(self.state.keys.issue(tenant, scope, ttl)?)
     }
+}
+
+/// A job worker of the service: batch chunks and fine-tunes.
+pub fn worker(state: &AppState, config: evni_worker::WorkerConfig) -> evni_worker::Worker {
+    evni_worker::Worker::new(state.engine.clone(), config).with_handler(Arc::new(
+        evni_worker::FineTuneHandler::new(state.engine.clone(), state.models.clone()),
+    ))
 }
 
 /// Tokens live a year unless `--ttl` says otherwise.

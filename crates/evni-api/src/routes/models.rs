@@ -293,7 +293,7 @@ pub async fn upload(
 
 /// Where an upload lives; the tenant in the path keeps uploads apart.
 pub fn upload_path(tenant: evni_store::TenantId, upload_id: &str) -> String {
-    format!("uploads/{tenant}/{upload_id}.jsonl")
+    evni_store::objects::upload_path(tenant, upload_id)
 }
 
 // ---- fine-tuning

@@ -5,6 +5,7 @@ mod auth;
 mod batch;
 mod explain;
 mod feedback;
+mod fine_tune;
 mod health;
 mod helpers;
 mod meta;

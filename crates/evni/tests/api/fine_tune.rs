@@ -1,0 +1,269 @@
+//! Fine-tune jobs end to end (workers driven by hand) and what activating
+//! the result changes: that tenant's verdicts, no other tenant's.
+
+use evni_models::Model;
+use evni_worker::{StepOutcome, WorkerConfig};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// A normal charge of `minutes` at `kw`, one energy reading a minute.
+fn charge(id: &str, station: &str, minutes: i64, kw: f64) -> Value {
+    session(id, station, steady_charge(minutes, kw, 100.0 + kw))
+}
+
+/// Twelve ordinary sessions of one station.
+fn fleet(station: &str) -> Vec<Value> {
+    (0..12)
+        .map(|i| charge(&format!("{station}-s{i:02}"), station, 60 + 5 * i, 7.0 + i as f64))
+        .collect()
+}
+
+async fn drain(app: &TestApp) {
+    let worker = evni::worker(&app.app_state, WorkerConfig::default());
+    while worker.step().await.unwrap() != StepOutcome::Empty {}
+}
+
+/// Fine-tunes the base CSAR-2 for the caller of `token` with a tiny config;
+/// returns the completed job's status.
+async fn fine_tune(app: &TestApp, token: &str, data_source: Value) -> Value {
+    let body = json!({"base_model_id": "model-csar2-base", "name": "CSAR-2 fleet",
+                      "data_source": data_source,
+                      "training_config": {"epochs": 3, "learning_rate": 0.001, "batch_size": 8}});
+    let created = json_ok(app.post_as(token, "/v1/models/fine-tune", &body).await).await;
+    assert_eq!(created["status"], "queued");
+    let job_id = created["job_id"].as_str().unwrap().to_owned();
+    drain(app).await;
+    json_ok(app.get_as(token, &format!("/v1/models/fine-tune/{job_id}")).await).await
+}
+
+#[tokio::test]
+async fn a_fine_tune_on_the_tenants_sessions_registers_a_model_of_that_tenant_only() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    for s in fleet("ST-FLEET").into_iter().chain(fleet("ST-OTHER")) {
+        json_ok(app.post("/v1/sessions", &s).await).await;
+    }
+    let status = fine_tune(
+        &app,
+        &app.token,
+        json!({"type": "sessions", "session_filter": {"station_id": "ST-FLEET", "date_from": "2026-02-01"}}),
+    )
+    .await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["error_message"], Value::Null);
+    assert_eq!(
+        status["progress"],
+        json!({"epoch": 3, "epochs": 3, "loss": status["progress"]["loss"]})
+    );
+    assert!(status["progress"]["loss"].as_f64().unwrap() > 0.0);
+    assert!(status["started_at"].is_string() && status["completed_at"].is_string());
+    let model_id = status["result_model_id"].as_str().unwrap().to_owned();
+
+    let models = app.get_ok("/v1/models").await;
+    let model = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == model_id.as_str())
+        .cloned()
+        .expect("the result is listed");
+    assert_eq!(model["type"], "csar_2");
+    assert_eq!(model["is_base"], false);
+    assert_eq!(model["base_model"], "model-csar2-base");
+    assert_eq!(model["status"], "active");
+    assert_eq!(model["name"], "CSAR-2 fleet");
+    // Measured: 12 sessions of the station, 60/20/20 (train + as many replayed).
+    let details = &model["metrics"]["details"];
+    assert_eq!(details["calibration_sessions"], 3.0);
+    assert_eq!(details["evaluation_sessions"], 2.0);
+    assert!(details["train_sessions"].as_f64().unwrap() >= 7.0);
+    assert!(model["metrics"]["recall"].is_number());
+    let detail = app.get_ok(&format!("/v1/models/{model_id}")).await;
+    let s3_path = detail["s3_path"].as_str().unwrap();
+    assert!(app.app_state.models.objects().get(s3_path).await.is_ok());
+
+    // Another tenant sees neither the model nor the job.
+    let other = app.new_tenant("other").await;
+    let theirs = json_ok(app.get_as(&other, "/v1/models").await).await;
+    assert!(theirs["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["id"] != model_id.as_str()));
+    json_error(
+        app.get_as(&other, &format!("/v1/models/{model_id}")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    json_error(
+        app.post_as(&other, &format!("/v1/models/{model_id}/activate"), &json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // The job ran once: draining again registers nothing more.
+    drain(&app).await;
+    let again = app.get_ok("/v1/models").await;
+    assert_eq!(again, models);
+}
+
+#[tokio::test]
+async fn a_fine_tune_without_enough_normal_sessions_fails_with_a_reason() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    json_ok(app.post("/v1/sessions", &charge("only", "ST-1", 60, 11.0)).await).await;
+    let status = fine_tune(&app, &app.token, json!({"type": "sessions"})).await;
+    assert_eq!(status["status"], "failed");
+    assert!(
+        status["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 3 normal sessions"),
+        "{status}"
+    );
+    assert_eq!(status["result_model_id"], Value::Null);
+}
+
+async fn upload(app: &TestApp, token: &str, sessions: &[Value]) -> String {
+    let lines: String = sessions.iter().map(|s| format!("{s}\n")).collect();
+    let response = app
+        .client
+        .post(app.url("/v1/models/uploads"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-ndjson")
+        .body(lines)
+        .send()
+        .await
+        .unwrap();
+    let uploaded = json_ok(response).await;
+    assert_eq!(uploaded["sessions"], sessions.len());
+    uploaded["upload_id"].as_str().unwrap().to_owned()
+}
+
+/// The score of the same session posted by `token` under a fresh id.
+async fn score(app: &TestApp, token: &str, id: &str, probe: &Value) -> f64 {
+    let mut body = probe.clone();
+    body["session_id"] = json!(id);
+    let verdict = json_ok(app.post_as(token, "/v1/sessions", &body).await).await;
+    assert_eq!(verdict["status"], "active", "{verdict}");
+    verdict["anomaly_score"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn activating_a_fine_tuned_model_changes_the_verdicts_of_that_tenant_only() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    let other = app.new_tenant("other").await;
+    let status = fine_tune(
+        &app,
+        &app.token,
+        json!({"type": "upload", "upload_id": upload(&app, &app.token, &fleet("ST-UP")).await}),
+    )
+    .await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let model_id = status["result_model_id"].as_str().unwrap().to_owned();
+
+    // A session unlike the fleet's: three hours at 11 kW stepping down to
+    // 15 % for 20 minutes every hour.
+    let mut energy = 50.0;
+    let values: Vec<Value> = (0..=180)
+        .map(|m| {
+            let value = kwh(m, energy);
+            energy += if m % 60 >= 30 && m % 60 < 50 {
+                11.0 * 0.15
+            } else {
+                11.0
+            } / 60.0;
+            value
+        })
+        .collect();
+    let probe = session("probe", "ST-PROBE", values);
+    let before = score(&app, &app.token, "probe-1", &probe).await;
+    assert_eq!(score(&app, &other, "probe-1", &probe).await, before);
+    let tenant = app
+        .app_state
+        .engine
+        .store()
+        .tenant_by_name("other")
+        .await
+        .unwrap();
+    let base_id = app
+        .app_state
+        .engine
+        .models_for(tenant.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id();
+
+    let activated = json_ok(
+        app.post(&format!("/v1/models/{model_id}/activate"), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(activated["model_id"], model_id.as_str());
+    assert_eq!(activated["active"], true);
+
+    let after = score(&app, &app.token, "probe-2", &probe).await;
+    assert_ne!(after, before, "the tenant's verdicts come from its model now");
+    assert_eq!(
+        score(&app, &other, "probe-2", &probe).await,
+        before,
+        "another tenant keeps the base model"
+    );
+    // The engine's models per tenant: the fine-tuned CSAR-2 for one tenant only.
+    let engine = &app.app_state.engine;
+    assert_eq!(engine.models_for(tenant.id).await.unwrap().unwrap().id(), base_id);
+    let mine = engine.store().tenant_by_name("acme").await.unwrap();
+    let theirs = engine.models_for(mine.id).await.unwrap().unwrap();
+    let version = json_ok(app.get(&format!("/v1/models/{model_id}")).await).await["version"].clone();
+    assert_eq!(theirs.csar2.card().version, version.as_str().unwrap());
+
+    // Activating the base model again goes back to the base verdicts.
+    json_ok(app.post("/v1/models/model-csar2-base/activate", &json!({})).await).await;
+    assert_eq!(score(&app, &app.token, "probe-3", &probe).await, before);
+}
+
+#[tokio::test]
+async fn a_fine_tune_run_again_after_a_crash_registers_its_model_once() {
+    use evni_worker::JobHandler;
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    for s in fleet("ST-FLEET") {
+        json_ok(app.post("/v1/sessions", &s).await).await;
+    }
+    let body = json!({"base_model_id": "model-csar2-base", "name": "again",
+                      "data_source": {"type": "sessions"},
+                      "training_config": {"epochs": 2, "batch_size": 8}});
+    let created = json_ok(app.post("/v1/models/fine-tune", &body).await).await;
+    let job_id = created["job_id"].as_str().unwrap().to_owned();
+    // An attempt that registered the model and died before completing its job.
+    let engine = app.app_state.engine.clone();
+    let tenant = engine.store().tenant_by_name("acme").await.unwrap();
+    let handler = evni_worker::FineTuneHandler::new(engine, app.app_state.models.clone());
+    let job = evni_store::ClaimedJob {
+        id: 0,
+        tenant: tenant.id,
+        kind: evni_store::JobKind::FineTune,
+        payload: json!({"fine_tune_id": job_id}),
+        attempt: 1,
+        max_attempts: 3,
+        lease_until: 0,
+    };
+    handler.run(&job, false).await.unwrap();
+    let first = app.get_ok(&format!("/v1/models/fine-tune/{job_id}")).await;
+    let model_id = first["result_model_id"].as_str().unwrap().to_owned();
+    // The job is still queued: a worker runs it again.
+    drain(&app).await;
+    let status = app.get_ok(&format!("/v1/models/fine-tune/{job_id}")).await;
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["result_model_id"], model_id.as_str());
+    let models = app.get_ok("/v1/models").await;
+    let tenant_models: Vec<&Value> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["is_base"] == false)
+        .collect();
+    assert_eq!(tenant_models.len(), 1);
+    assert_eq!(tenant_models[0]["id"], model_id.as_str());
+}
