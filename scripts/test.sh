@@ -1,6 +1,28 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Everything the tests need is set up here,
 # so this is the one command to run on a fresh machine.
+#
+# The storage tests (the HTTP API suite in crates/evni/tests and the store
+# tests) run against SQLite always, and again against PostgreSQL when
+#   EVNI_TEST_DATABASE_URL=postgres://...  names a server (the role needs
+#                                          CREATE on the database), or
+#   EVNI_TEST_POSTGRES=1                   lets scripts/postgres.sh install
+#                                          and start a local one (root/sudo).
+# Arguments go to both cargo test runs, e.g. scripts/test.sh some_test_name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace "$@"
+
+PG_URL=${EVNI_TEST_DATABASE_URL:-}
+if [[ -z $PG_URL && ${EVNI_TEST_POSTGRES:-0} == 1 ]]; then
+  PG_URL=$(scripts/postgres.sh | tail -n 1)
+fi
+
+echo "== tests on SQLite"
+env -u EVNI_TEST_DATABASE_URL cargo test --workspace "$@"
+
+if [[ -n $PG_URL ]]; then
+  echo "== storage tests on PostgreSQL"
+  EVNI_TEST_DATABASE_URL=$PG_URL cargo test -p evni -p evni-store "$@"
+else
+  echo "== PostgreSQL skipped: set EVNI_TEST_DATABASE_URL or EVNI_TEST_POSTGRES=1 to run the storage tests on it too"
+fi

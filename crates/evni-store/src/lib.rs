@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod model;
 pub mod models;
 pub mod objects;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

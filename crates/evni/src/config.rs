@@ -14,6 +14,11 @@ pub struct Config {
     pub listen: String,
     /// Directory for the embedded database and the token signing key.
     pub data_dir: PathBuf,
+    /// `postgres://user:password@host:port/db`: use PostgreSQL instead of
+    /// the embedded SQLite database; the password is never printed.
+    pub database_url: Option<String>,
+    /// Most PostgreSQL connections this process keeps open.
+    pub database_pool: usize,
     /// HS256 secret for bearer tokens; generated into the data dir if unset.
     pub jwt_secret: Option<String>,
     /// Largest request body in bytes.
@@ -62,6 +67,8 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./evni-data"),
+            database_url: None,
+            database_pool: 16,
             jwt_secret: None,
             max_body_bytes: 16 * 1024 * 1024,
             max_meter_values: 50_000,
@@ -91,6 +98,11 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(evni_store::postgres::redact_url),
+            )
+            .field("database_pool", &self.database_pool)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_meter_values", &self.max_meter_values)
@@ -137,6 +149,12 @@ impl Config {
         }
         if let Some(v) = env("EVNI_DATA_DIR") {
             config.data_dir = v.into();
+        }
+        if let Some(v) = env("EVNI_DATABASE_URL") {
+            config.database_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("EVNI_DATABASE_POOL") {
+            config.database_pool = v.parse().context("EVNI_DATABASE_POOL must be a number")?;
         }
         if let Some(v) = env("EVNI_JWT_SECRET") {
             config.jwt_secret = Some(v);
@@ -209,6 +227,17 @@ impl Config {
         if self.max_meter_values == 0 {
             bail!("max_meter_values must be at least 1");
         }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!(
+                    "database_url '{}' must start with postgres:// (unset for the embedded SQLite database)",
+                    evni_store::postgres::redact_url(url)
+                );
+            }
+        }
+        if !(1..=1000).contains(&self.database_pool) {
+            bail!("database_pool must be between 1 and 1000");
+        }
         if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("EVNI_JWT_SECRET must be at least 32 characters");
         }
@@ -219,6 +248,15 @@ impl Config {
 }
 
 impl Config {
+    /// Where the data lives, for logs: the database URL without its
+    /// password, or the SQLite data dir.
+    pub fn database_label(&self) -> String {
+        match &self.database_url {
+            Some(url) => evni_store::postgres::redact_url(url),
+            None => self.data_dir.display().to_string(),
+        }
+    }
+
     fn validate_explain(&self) -> anyhow::Result<()> {
         match (&self.llm_url, &self.llm_model) {
             (None, None) => {
@@ -380,5 +418,26 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("sss"));
+    }
+
+    #[test]
+    fn database_url_is_checked_and_its_password_never_printed() {
+        let env = |url: &'static str| move |k: &str| (k == "EVNI_DATABASE_URL").then(|| url.to_string());
+        let config = Config::from_sources(None, env("postgres://evni:pa55word@db:5432/evni")).unwrap();
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://evni:pa55word@db:5432/evni")
+        );
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("pa55word") && printed.contains("db:5432"),
+            "{printed}"
+        );
+        assert!(Config::from_sources(None, env("mysql://u:p@db/x")).is_err());
+        assert!(Config::from_sources(None, env(""))
+            .unwrap()
+            .database_url
+            .is_none());
+        assert!(Config::from_sources(None, |k| (k == "EVNI_DATABASE_POOL").then(|| "0".into())).is_err());
     }
 }

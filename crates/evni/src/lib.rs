@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use evni_api::{AppState, JwtKeys, Limits, Scope};
 use evni_engine::{Engine, EngineConfig};
+use evni_store::postgres::{PostgresOptions, PostgresStore};
 use evni_store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use evni_store::{Store, Tenant};
 
@@ -24,8 +25,18 @@ pub struct App {
     workers: usize,
 }
 
-/// Opens (creating and migrating) the store named by `config`.
+/// Opens (creating and migrating) the store named by `config`: PostgreSQL
+/// when `database_url` is set, else SQLite in the data dir.
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &config.database_url {
+        let options = PostgresOptions {
+            url: url.clone(),
+            pool_size: config.database_pool,
+        };
+        let store = PostgresStore::open(options)
+            .with_context(|| format!("opening the PostgreSQL database {}", config.database_label()))?;
+        return Ok(Arc::new(store));
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let mut options = SqliteOptions::new(config.data_dir.join("evni.sqlite3"));

@@ -194,7 +194,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => evni::commands::bench::batch(sessions, workers).await,
         Command::Migrate => {
             evni::open_store(&config)?;
-            println!("database in {} is up to date", config.data_dir.display());
+            println!("database {} is up to date", config.database_label());
             Ok(())
         }
         Command::Tenant {

@@ -1,4 +1,7 @@
 //! Spawns the real app on port 0 with a fresh data dir and a fresh tenant.
+//! With `EVNI_TEST_DATABASE_URL=postgres://...` set, each app gets a fresh
+//! PostgreSQL database on that server instead of SQLite, so every test here
+//! runs against both backends.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +16,7 @@ pub struct TestApp {
     pub app_state: evni_api::AppState,
     data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
+    database: Option<std::sync::Arc<TestDatabase>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -26,15 +30,22 @@ impl TestApp {
     /// Like [`spawn`], with configuration changes.
     pub async fn spawn_with(adjust: impl FnOnce(&mut evni::Config)) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut app = Self::start(temp.path(), adjust).await;
+        let database = TestDatabase::create().await.map(std::sync::Arc::new);
+        let mut app = Self::start(temp.path(), database, adjust).await;
         app.token = app.new_tenant("acme").await;
         app._temp = Some(temp);
         app
     }
 
-    async fn start(data_dir: &Path, adjust: impl FnOnce(&mut evni::Config)) -> Self {
+    async fn start(
+        data_dir: &Path,
+        database: Option<std::sync::Arc<TestDatabase>>,
+        adjust: impl FnOnce(&mut evni::Config),
+    ) -> Self {
         let mut config = evni::Config {
             data_dir: data_dir.to_path_buf(),
+            database_url: database.as_ref().map(|d| d.url.clone()),
+            database_pool: 16,
             log: "warn".into(),
             ..Default::default()
         };
@@ -56,6 +67,7 @@ impl TestApp {
             app_state,
             data_dir: data_dir.to_path_buf(),
             _temp: None,
+            database,
             shutdown: Some(shutdown),
             server: Some(server),
         }
@@ -71,8 +83,9 @@ impl TestApp {
         let temp = self._temp.take();
         let token = self.token.clone();
         let data_dir = self.data_dir.clone();
+        let database = self.database.clone();
         self.stop().await;
-        let mut app = Self::start(&data_dir, adjust).await;
+        let mut app = Self::start(&data_dir, database, adjust).await;
         app.token = token;
         app._temp = temp;
         app
@@ -169,6 +182,80 @@ impl Drop for TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// A database of its own on the server in `EVNI_TEST_DATABASE_URL`: a fresh
+/// schema, named in the URL's search_path (creating and dropping a whole
+/// database takes a second or two, a schema milliseconds). Dropped when the
+/// last app using it is.
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    schema: String,
+}
+
+impl TestDatabase {
+    /// `None` when `EVNI_TEST_DATABASE_URL` is unset: the tests use SQLite.
+    pub async fn create() -> Option<Self> {
+        let admin_url = std::env::var("EVNI_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let schema = format!("evni_test_{}", uuid::Uuid::new_v4().simple());
+        admin(&admin_url, &format!("CREATE SCHEMA {schema}")).await;
+        Some(Self {
+            url: with_schema(&admin_url, &schema),
+            admin_url,
+            schema,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, schema) = (self.admin_url.clone(), self.schema.clone());
+        // Drop runs inside a test's runtime, which cannot be blocked on: the
+        // cleanup gets a thread and a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            // The app's connections may sit in a transaction that the blocked
+            // test runtime will never finish: end them before dropping.
+            runtime.block_on(admin(
+                &admin_url,
+                &format!(
+                    "SET lock_timeout = '10s';
+                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}';
+                     DROP SCHEMA IF EXISTS {schema} CASCADE"
+                ),
+            ));
+        })
+        .join();
+    }
+}
+
+async fn admin(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to EVNI_TEST_DATABASE_URL: {e}"));
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    drop(client);
+    let _ = connection.await;
+}
+
+/// `url` with every connection's search_path set to `schema`, named after it
+/// (to find them at the end). Tests need no fsync per commit (asynchronous
+/// commit still keeps every write in order).
+pub fn with_schema(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}application_name={schema}&options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
+    )
 }
 
 /// Asserts a 200 and returns the JSON body.

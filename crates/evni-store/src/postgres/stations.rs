@@ -1,0 +1,348 @@
+//! Stations and the aggregates kept on write: per station, per connector,
+//! per category. Increments are row updates inside the session write's
+//! transaction, so concurrent writers never lose one.
+
+use std::collections::BTreeMap;
+
+use deadpool_postgres::GenericClient;
+use evni_domain::AnomalyCategory;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{codec, execute, query, query_one, query_opt};
+use crate::model::*;
+use crate::StoreError;
+
+/// What one session adds to the aggregates of its station.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Contribution {
+    pub station_id: i64,
+    pub connector_id: Option<String>,
+    pub anomalous: bool,
+    pub categories: Vec<AnomalyCategory>,
+    pub score: Option<f64>,
+}
+
+/// The station's row id, creating the station on first sight.
+pub(super) async fn ensure(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    external_id: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    const FIND: &str = "SELECT id FROM stations WHERE tenant_id = $1 AND external_id = $2";
+    if let Some(row) = query_opt(c, FIND, &[&tenant, &external_id]).await? {
+        return Ok(row.try_get(0)?);
+    }
+    // A concurrent first sight inserts the same key: wait for it, then find it.
+    let inserted = query_opt(
+        c,
+        "INSERT INTO stations (uuid, tenant_id, external_id, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, external_id) DO NOTHING RETURNING id",
+        &[&Uuid::now_v7(), &tenant, &external_id, &now],
+    )
+    .await?;
+    match inserted {
+        Some(row) => Ok(row.try_get(0)?),
+        None => Ok(query_one(c, FIND, &[&tenant, &external_id]).await?.try_get(0)?),
+    }
+}
+
+/// Moves the aggregates from `old` (none for a new session) to `new`.
+pub(super) async fn apply_change(
+    c: &impl GenericClient,
+    old: Option<&Contribution>,
+    new: &Contribution,
+    analyzed_at: Option<i64>,
+) -> Result<(), StoreError> {
+    let counts_change = old != Some(new);
+    let stamp = new.anomalous && analyzed_at.is_some();
+    let score_change = old.map(|o| (o.station_id, o.score)) != Some((new.station_id, new.score));
+    if !(counts_change || stamp || score_change) {
+        return Ok(());
+    }
+    let mut touched = vec![new.station_id];
+    if let Some(old) = old.filter(|o| o.station_id != new.station_id) {
+        touched.push(old.station_id);
+    }
+    touched.sort_unstable();
+    // The station rows are locked first, in id order: the maximum below is
+    // recomputed from a snapshot taken after every earlier writer of these
+    // stations has committed, and two writers never wait on each other in
+    // opposite orders. NO KEY UPDATE, the lock an UPDATE of these columns
+    // takes anyway, does not conflict with the key-share locks that inserts
+    // of sessions referencing the station hold (FOR UPDATE would deadlock).
+    execute(
+        c,
+        "SELECT 1 FROM stations WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        &[&touched],
+    )
+    .await?;
+    if counts_change {
+        if let Some(old) = old {
+            add(c, old, -1).await?;
+        }
+        add(c, new, 1).await?;
+    }
+    if let (true, Some(at)) = (new.anomalous, analyzed_at) {
+        execute(
+            c,
+            "UPDATE stations SET last_anomaly_at = GREATEST(COALESCE(last_anomaly_at, $2), $2) WHERE id = $1",
+            &[&new.station_id, &at],
+        )
+        .await?;
+    }
+    // A maximum cannot be maintained by deltas when a score goes down; the
+    // (station_id, anomaly_score) index makes recomputing it one seek.
+    if score_change {
+        for station in touched {
+            execute(
+                c,
+                "UPDATE stations SET max_anomaly_score =
+                    (SELECT MAX(anomaly_score) FROM sessions WHERE station_id = $1) WHERE id = $1",
+                &[&station],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn add(c: &impl GenericClient, contribution: &Contribution, sign: i64) -> Result<(), StoreError> {
+    let anomalous = i64::from(contribution.anomalous) * sign;
+    execute(
+        c,
+        "UPDATE stations SET total_sessions = total_sessions + $2, anomalous_sessions = anomalous_sessions + $3
+         WHERE id = $1",
+        &[&contribution.station_id, &sign, &anomalous],
+    )
+    .await?;
+    let Some(connector) = &contribution.connector_id else {
+        return Ok(());
+    };
+    execute(
+        c,
+        "INSERT INTO connector_stats (station_id, connector_id, total_sessions, anomalous_sessions)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (station_id, connector_id) DO UPDATE SET
+            total_sessions = connector_stats.total_sessions + excluded.total_sessions,
+            anomalous_sessions = connector_stats.anomalous_sessions + excluded.anomalous_sessions",
+        &[&contribution.station_id, connector, &sign, &anomalous],
+    )
+    .await?;
+    for category in &contribution.categories {
+        execute(
+            c,
+            "INSERT INTO connector_category_stats (station_id, connector_id, category, sessions)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (station_id, connector_id, category) DO UPDATE SET
+                sessions = connector_category_stats.sessions + excluded.sessions",
+            &[&contribution.station_id, connector, &category.as_str(), &sign],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+const STATION_COLUMNS: &str =
+    "id, uuid, external_id, total_sessions, anomalous_sessions, max_anomaly_score, last_anomaly_at, metadata";
+
+fn station_from_row(row: &Row) -> Result<(i64, StationRow), StoreError> {
+    Ok((
+        row.try_get(0)?,
+        StationRow {
+            uuid: row.try_get(1)?,
+            external_id: row.try_get(2)?,
+            total_sessions: row.try_get::<_, i64>(3)?.max(0) as u64,
+            anomalous_sessions: row.try_get::<_, i64>(4)?.max(0) as u64,
+            max_anomaly_score: row.try_get(5)?,
+            last_anomaly_at: row.try_get(6)?,
+            metadata: codec::parse_json(row.try_get(7)?)?,
+        },
+    ))
+}
+
+/// A station by the client's id, or else by the internal UUID.
+pub(super) async fn find(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    id: &str,
+) -> Result<(i64, StationRow), StoreError> {
+    let sql = format!(
+        "SELECT {STATION_COLUMNS} FROM stations
+         WHERE tenant_id = $1 AND (external_id = $2 OR uuid = $3)
+         ORDER BY external_id = $2 DESC LIMIT 1"
+    );
+    match query_opt(c, &sql, &[&tenant, &id, &codec::uuid_key(id)]).await? {
+        Some(row) => station_from_row(&row),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+pub(super) async fn list(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    page: PageRequest,
+) -> Result<Page<StationRow>, StoreError> {
+    let total: i64 = query_one(
+        c,
+        "SELECT COUNT(*) FROM stations WHERE tenant_id = $1",
+        &[&tenant],
+    )
+    .await?
+    .try_get(0)?;
+    let sql = format!(
+        "SELECT {STATION_COLUMNS} FROM stations WHERE tenant_id = $1
+         ORDER BY anomalous_sessions DESC, external_id LIMIT $2 OFFSET $3"
+    );
+    let rows = query(
+        c,
+        &sql,
+        &[&tenant, &i64::from(page.page_size), &(page.offset() as i64)],
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(|row| Ok(station_from_row(row)?.1))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Page {
+        items,
+        total: total as u64,
+        page: page.page,
+        page_size: page.page_size,
+    })
+}
+
+pub(super) async fn connectors(
+    c: &impl GenericClient,
+    station_id: i64,
+) -> Result<Vec<ConnectorRow>, StoreError> {
+    let rows = query(
+        c,
+        "SELECT connector_id, total_sessions, anomalous_sessions FROM connector_stats
+         WHERE station_id = $1 AND total_sessions > 0 ORDER BY connector_id",
+        &[&station_id],
+    )
+    .await?;
+    let mut connectors = rows
+        .iter()
+        .map(|row| {
+            Ok(ConnectorRow {
+                connector_id: row.try_get(0)?,
+                total_sessions: row.try_get::<_, i64>(1)?.max(0) as u64,
+                anomalous_sessions: row.try_get::<_, i64>(2)?.max(0) as u64,
+                categories: BTreeMap::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let rows = query(
+        c,
+        "SELECT connector_id, category, sessions FROM connector_category_stats
+         WHERE station_id = $1 AND sessions > 0",
+        &[&station_id],
+    )
+    .await?;
+    for row in rows {
+        let connector: &str = row.try_get(0)?;
+        if let Some(found) = connectors.iter_mut().find(|c| c.connector_id == connector) {
+            found
+                .categories
+                .insert(row.try_get(1)?, row.try_get::<_, i64>(2)? as u64);
+        }
+    }
+    Ok(connectors)
+}
+
+/// Creates the station if needed and merges `patch` into its metadata, with
+/// the station row locked so concurrent patches both apply.
+pub(super) async fn patch_metadata(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    id: &str,
+    patch: &serde_json::Map<String, serde_json::Value>,
+    now: i64,
+) -> Result<StationRow, StoreError> {
+    let station_id = match find(c, tenant, id).await {
+        Ok((station_id, _)) => station_id,
+        Err(StoreError::NotFound) => ensure(c, tenant, id, now).await?,
+        Err(e) => return Err(e),
+    };
+    let row = query_one(
+        c,
+        "SELECT metadata FROM stations WHERE id = $1 FOR NO KEY UPDATE",
+        &[&station_id],
+    )
+    .await?;
+    let mut metadata = match codec::parse_json(row.try_get(0)?)? {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    merge_patch(&mut metadata, patch);
+    execute(
+        c,
+        "UPDATE stations SET metadata = $2 WHERE id = $1",
+        &[&station_id, &serde_json::to_string(&metadata)?],
+    )
+    .await?;
+    Ok(find(c, tenant, id).await?.1)
+}
+
+/// RFC 7396 JSON merge patch of an object.
+fn merge_patch(
+    target: &mut serde_json::Map<String, serde_json::Value>,
+    patch: &serde_json::Map<String, serde_json::Value>,
+) {
+    for (key, value) in patch {
+        match value {
+            serde_json::Value::Null => {
+                target.remove(key);
+            }
+            serde_json::Value::Object(inner) => {
+                let entry = target.entry(key.clone()).or_insert_with(|| serde_json::json!({}));
+                if !entry.is_object() {
+                    *entry = serde_json::json!({});
+                }
+                if let serde_json::Value::Object(map) = entry {
+                    merge_patch(map, inner);
+                }
+            }
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+pub(super) async fn metadata(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    external_id: &str,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let row = query_opt(
+        c,
+        "SELECT metadata FROM stations WHERE tenant_id = $1 AND external_id = $2",
+        &[&tenant, &external_id],
+    )
+    .await?;
+    match row {
+        Some(row) => codec::parse_json(row.try_get(0)?),
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn statistics(c: &impl GenericClient, tenant: TenantId) -> Result<Statistics, StoreError> {
+    let row = query_one(
+        c,
+        "SELECT COALESCE(SUM(total_sessions), 0)::BIGINT, COALESCE(SUM(anomalous_sessions), 0)::BIGINT,
+                COUNT(*), COUNT(*) FILTER (WHERE anomalous_sessions > 0)
+         FROM stations WHERE tenant_id = $1",
+        &[&tenant],
+    )
+    .await?;
+    Ok(Statistics {
+        total_sessions: row.try_get::<_, i64>(0)?.max(0) as u64,
+        anomalous_sessions: row.try_get::<_, i64>(1)?.max(0) as u64,
+        total_stations: row.try_get::<_, i64>(2)?.max(0) as u64,
+        stations_with_anomalies: row.try_get::<_, i64>(3)?.max(0) as u64,
+    })
+}
