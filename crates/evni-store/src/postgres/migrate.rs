@@ -6,7 +6,14 @@ use tokio_postgres::NoTls;
 use crate::StoreError;
 
 /// (version, name, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (
+        2,
+        "station_health",
+        include_str!("migrations/0002_station_health.sql"),
+    ),
+];
 
 /// Any fixed number: the key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x6576_6e69; // "evni"

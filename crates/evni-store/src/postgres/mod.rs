@@ -8,14 +8,29 @@
 //! key. Both end in [`StoreError::Conflict`], and the engine reloads and
 //! applies the command again. Jobs are claimed with `FOR UPDATE SKIP LOCKED`.
 
+/// Runs `$body` with `$tx` bound to a new transaction on a pooled
+/// connection, and commits when it succeeds (dropping rolls back otherwise).
+macro_rules! in_transaction {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut client = $store.client().await?;
+        let $tx = client.transaction().await?;
+        let out = $body;
+        $tx.commit().await?;
+        Ok(out)
+    }};
+}
+
 mod batches;
 mod codec;
+mod health;
+mod health_impl;
 mod jobs;
 mod migrate;
 mod sessions;
 mod stations;
 mod store_impl;
 mod tenants;
+mod webhooks;
 
 use std::time::Duration;
 

@@ -23,6 +23,7 @@ const RECURRING_WINDOW: i64 = 30 * 24 * 3600 * 1_000_000;
 struct Current {
     id: i64,
     version: i64,
+    started_at: i64,
     station_external_id: String,
     contribution: Contribution,
 }
@@ -211,15 +212,30 @@ pub(super) async fn write(
         categories: verdict.categories(),
         score: verdict.anomaly_score,
     };
+    let current_started_at = current.as_ref().map(|c| c.started_at);
     let old = current.map(|c| c.contribution);
     if old
         .as_ref()
         .is_none_or(|o| o.categories != new.categories || o.station_id != new.station_id)
-        || write.started_at.is_some()
+        || current_started_at != Some(started_at)
     {
         index_categories(c, session_id, station_id, &new.categories, started_at).await?;
     }
     stations::apply_change(c, old.as_ref(), &new, verdict.analyzed_at).await?;
+    super::health::record_session(
+        c,
+        &super::health::SessionDayInput {
+            session_id,
+            tenant: write.tenant,
+            station_id,
+            connector_id: header.connector_id.as_deref(),
+            started_at: write.started_at,
+            anomalous: verdict.is_anomaly == Some(true),
+            facts: write.summary.as_ref(),
+        },
+        now,
+    )
+    .await?;
     Ok(WriteOutcome {
         version,
         is_recurring,
@@ -345,7 +361,7 @@ async fn current_row(
     let row = query_opt(
         c,
         "SELECT s.id, s.version, s.station_id, s.connector_id, s.is_anomaly, s.categories, s.anomaly_score,
-                st.external_id
+                st.external_id, s.started_at
          FROM sessions s JOIN stations st ON st.id = s.station_id
          WHERE s.tenant_id = $1 AND s.external_id = $2
          FOR NO KEY UPDATE OF s",
@@ -356,6 +372,7 @@ async fn current_row(
     Ok(Some(Current {
         id: row.try_get(0)?,
         version: row.try_get(1)?,
+        started_at: row.try_get::<_, Option<i64>>(8)?.unwrap_or_default(),
         station_external_id: row.try_get(7)?,
         contribution: Contribution {
             station_id: row.try_get(2)?,

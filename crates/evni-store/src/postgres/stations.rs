@@ -48,37 +48,29 @@ pub(super) async fn ensure(
     }
 }
 
-/// Moves the aggregates from `old` (none for a new session) to `new`.
+impl Contribution {
+    /// Whether both add the same to the session counts (the score aside).
+    fn counts_like(&self, other: &Contribution) -> bool {
+        self.station_id == other.station_id
+            && self.connector_id == other.connector_id
+            && self.anomalous == other.anomalous
+            && self.categories == other.categories
+    }
+}
+
+/// Moves the aggregates from `old` (none for a new session) to `new`. Every
+/// change is a row-level increment or a conditional update, which
+/// PostgreSQL re-checks against the latest row under its lock: concurrent
+/// writers of one station never lose each other's changes.
 pub(super) async fn apply_change(
     c: &impl GenericClient,
     old: Option<&Contribution>,
     new: &Contribution,
     analyzed_at: Option<i64>,
 ) -> Result<(), StoreError> {
-    let counts_change = old != Some(new);
-    let stamp = new.anomalous && analyzed_at.is_some();
-    let score_change = old.map(|o| (o.station_id, o.score)) != Some((new.station_id, new.score));
-    if !(counts_change || stamp || score_change) {
-        return Ok(());
-    }
-    let mut touched = vec![new.station_id];
-    if let Some(old) = old.filter(|o| o.station_id != new.station_id) {
-        touched.push(old.station_id);
-    }
-    touched.sort_unstable();
-    // The station rows are locked first, in id order: the maximum below is
-    // recomputed from a snapshot taken after every earlier writer of these
-    // stations has committed, and two writers never wait on each other in
-    // opposite orders. NO KEY UPDATE, the lock an UPDATE of these columns
-    // takes anyway, does not conflict with the key-share locks that inserts
-    // of sessions referencing the station hold (FOR UPDATE would deadlock).
-    execute(
-        c,
-        "SELECT 1 FROM stations WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-        &[&touched],
-    )
-    .await?;
-    if counts_change {
+    // Most appends change only the score: the counts stay, and the station
+    // row is written only when its maximum moves.
+    if !old.is_some_and(|old| old.counts_like(new)) {
         if let Some(old) = old {
             add(c, old, -1).await?;
         }
@@ -92,18 +84,52 @@ pub(super) async fn apply_change(
         )
         .await?;
     }
-    // A maximum cannot be maintained by deltas when a score goes down; the
-    // (station_id, anomaly_score) index makes recomputing it one seek.
-    if score_change {
-        for station in touched {
-            execute(
-                c,
-                "UPDATE stations SET max_anomaly_score =
-                    (SELECT MAX(anomaly_score) FROM sessions WHERE station_id = $1) WHERE id = $1",
-                &[&station],
-            )
-            .await?;
-        }
+    if old.map(|o| (o.station_id, o.score)) != Some((new.station_id, new.score)) {
+        update_max_score(c, old, new).await?;
+    }
+    Ok(())
+}
+
+/// A maximum cannot be kept by deltas when a score goes down: then, and only
+/// if the old score was the maximum, it is recomputed, which the
+/// (station_id, anomaly_score) index makes one seek.
+async fn update_max_score(
+    c: &impl GenericClient,
+    old: Option<&Contribution>,
+    new: &Contribution,
+) -> Result<(), StoreError> {
+    if let Some(score) = new.score {
+        execute(
+            c,
+            "UPDATE stations SET max_anomaly_score = $2
+             WHERE id = $1 AND (max_anomaly_score IS NULL OR max_anomaly_score < $2)",
+            &[&new.station_id, &score],
+        )
+        .await?;
+    }
+    let Some(old) = old else { return Ok(()) };
+    let dropped =
+        old.station_id != new.station_id || new.score.unwrap_or(f64::MIN) < old.score.unwrap_or(f64::MIN);
+    if let (true, Some(old_score)) = (dropped, old.score) {
+        // Locked first, so the recomputing statement reads a snapshot taken
+        // after every earlier writer of the station committed (a subquery in
+        // the UPDATE itself would use the snapshot from before the wait).
+        // NO KEY UPDATE does not conflict with the key-share locks of
+        // concurrent session inserts that reference the station.
+        execute(
+            c,
+            "SELECT 1 FROM stations WHERE id = $1 FOR NO KEY UPDATE",
+            &[&old.station_id],
+        )
+        .await?;
+        execute(
+            c,
+            "UPDATE stations SET max_anomaly_score =
+                (SELECT MAX(anomaly_score) FROM sessions WHERE station_id = $1)
+             WHERE id = $1 AND max_anomaly_score <= $2",
+            &[&old.station_id, &old_score],
+        )
+        .await?;
     }
     Ok(())
 }

@@ -8,18 +8,6 @@ use crate::jobs::*;
 use crate::model::*;
 use crate::{Store, StoreError};
 
-/// Runs `$body` with `$tx` bound to a new transaction on a pooled
-/// connection, and commits when it succeeds (dropping rolls back otherwise).
-macro_rules! in_transaction {
-    ($store:expr, |$tx:ident| $body:expr) => {{
-        let mut client = $store.client().await?;
-        let $tx = client.transaction().await?;
-        let out = $body;
-        $tx.commit().await?;
-        Ok(out)
-    }};
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
