@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "station_health",
         include_str!("migrations/0002_station_health.sql"),
     ),
+    (3, "models", include_str!("migrations/0003_models.sql")),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

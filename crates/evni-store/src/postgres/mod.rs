@@ -26,6 +26,7 @@ mod health;
 mod health_impl;
 mod jobs;
 mod migrate;
+mod models;
 mod sessions;
 mod stations;
 mod store_impl;
