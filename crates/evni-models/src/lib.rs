@@ -127,8 +127,18 @@ impl Models {
 
     /// Adds the models' findings to the rules' `outcome` of the same session.
     pub fn add_to(&self, outcome: Outcome, readings: &[Reading], context: &SessionContext) -> Outcome {
-        if !matches!(outcome, Outcome::Analyzed(_)) {
-            return outcome;
+        let rules_found = match &outcome {
+            Outcome::Analyzed(analysis) => !analysis.anomalies.is_empty(),
+            _ => return outcome,
+        };
+        if rules_found {
+            // The models add nothing where a rule names the fault (combine.rs):
+            // the findings are not needed, so neither is the inference.
+            let none = ModelFindings {
+                csar2: None,
+                proposals: &[],
+            };
+            return combine(outcome, none, evni_analysis::window::window(readings));
         }
         match self.score(readings, context) {
             Some(scores) => combine(
@@ -143,10 +153,15 @@ impl Models {
     /// Both models' raw outputs for one session; `None` when it has no features.
     pub fn score(&self, readings: &[Reading], context: &SessionContext) -> Option<SessionScores> {
         let features = features::extract_from_readings(readings, context)?;
-        Some(SessionScores {
-            csar2: self.csar2.score(&features),
-            proposals: self.csarc2.propose(&features),
-        })
+        let csar2 = self.csar2.score(&features);
+        // A proposal counts only where CSAR-2 finds a bucket unusual
+        // (combine.rs): without one the classifier need not run.
+        let proposals = if csar2.bucket_error.iter().any(|e| *e > csar2.threshold) {
+            self.csarc2.propose(&features)
+        } else {
+            Vec::new()
+        };
+        Some(SessionScores { csar2, proposals })
     }
 }
 
