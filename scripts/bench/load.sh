@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Load benchmark of `evni serve` (SQLite, durability "full") with wrk on
-# 127.0.0.1. Not a test: it measures, prints figures and only fails when the
+# Load benchmark of `evni serve` (SQLite, durability "full"; or PostgreSQL
+# with DATABASE_URL, one or more API processes) with wrk on 127.0.0.1. Not a test: it measures, prints figures and only fails when the
 # server answered something other than 200 or lost an acknowledged write.
 #
 # Phases, all against one fresh server and data dir:
@@ -22,6 +22,12 @@
 #   SESSIONS=1000 CONNECTIONS=32 THREADS=2 DURATION=30 PATCH_RUNS=2
 #   POST_DURATION=15 HISTORY_MINUTES=300 VERIFY=1 PROFILE=0 TIMEOUT=10
 #   EVNI_BIN=path  benchmark this binary instead of building target/release/evni
+#   DATABASE_URL=postgres://...  run on PostgreSQL (a fresh schema there, dropped
+#                  at the end; needs psql) instead of SQLite; e.g.
+#                  DATABASE_URL=$(scripts/postgres.sh | tail -n 1)
+#   API_PROCESSES=1  API processes on one database (more than 1 needs
+#                  DATABASE_URL); wrk thread i sends to process i mod N, so
+#                  THREADS must be a multiple of API_PROCESSES
 # The goal the PATCH figures are held against: >= 15,000 req/s with
 # p99 < 10 ms at 32 connections on a 2-core machine, wrk included.
 set -euo pipefail
@@ -36,10 +42,12 @@ HISTORY_MINUTES=${HISTORY_MINUTES:-300}
 VERIFY=${VERIFY:-1}
 PROFILE=${PROFILE:-0}
 TIMEOUT=${TIMEOUT:-10}
+DATABASE_URL=${DATABASE_URL:-}
+API_PROCESSES=${API_PROCESSES:-1}
 GOAL_RPS=15000
 GOAL_P99_MS=10
 
-for name in SESSIONS CONNECTIONS THREADS DURATION PATCH_RUNS POST_DURATION HISTORY_MINUTES VERIFY PROFILE TIMEOUT; do
+for name in SESSIONS CONNECTIONS THREADS DURATION PATCH_RUNS POST_DURATION HISTORY_MINUTES VERIFY PROFILE TIMEOUT API_PROCESSES; do
   [[ ${!name} =~ ^[0-9]+$ ]] || { echo "$name must be a whole number, not '${!name}'" >&2; exit 2; }
 done
 # Bounded by design: a forgotten DURATION=100000 should not run for a day.
@@ -48,6 +56,14 @@ for name in DURATION POST_DURATION PROFILE; do
 done
 (( THREADS >= 1 && CONNECTIONS >= THREADS && SESSIONS >= THREADS )) || {
   echo "need THREADS >= 1, CONNECTIONS >= THREADS and SESSIONS >= THREADS" >&2; exit 2; }
+(( API_PROCESSES >= 1 && THREADS % API_PROCESSES == 0 )) || {
+  echo "THREADS must be a multiple of API_PROCESSES" >&2; exit 2; }
+if (( API_PROCESSES > 1 )) && [[ -z $DATABASE_URL ]]; then
+  echo "API_PROCESSES > 1 needs DATABASE_URL (processes share one PostgreSQL database)" >&2; exit 2
+fi
+if [[ -n $DATABASE_URL ]] && ! command -v psql >/dev/null; then
+  echo "DATABASE_URL needs psql (scripts/postgres.sh installs it)" >&2; exit 2
+fi
 if (( SESSIONS < 4 * CONNECTIONS )); then
   echo "note: with SESSIONS < 4 x CONNECTIONS one session may have two PATCHes in flight;" \
     "readings then can arrive out of order (still valid, but not the 1-minute stream modelled)." >&2
@@ -87,53 +103,85 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/evni-bench.XXXXXX")
 cp "$EVNI_BIN" "$WORK/evni"
 EVNI="$WORK/evni"
 SERVER_LOG="$WORK/server.log"
-PID=""
+PID=""      # the first API process (perf, memory)
+PIDS=()     # every API process
 SHUTDOWN="not stopped yet"
 stop_server() {
-  [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null || return 0
-  local began=$SECONDS status=0
-  kill -TERM "$PID"
+  local began=$SECONDS status=0 pid alive=()
+  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+  (( ${#alive[@]} )) || return 0
+  kill -TERM "${alive[@]}"
   # Graceful shutdown finishes requests in flight; give it a bounded time.
-  for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$PID" 2>/dev/null; then
-    echo "!! server ignored SIGTERM for 10 s; killing it" >&2
-    kill -KILL "$PID"
-  fi
-  wait "$PID" 2>/dev/null || status=$?
+  for pid in "${alive[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "!! server $pid ignored SIGTERM for 10 s; killing it" >&2
+      kill -KILL "$pid"
+    fi
+    wait "$pid" 2>/dev/null || status=$?
+  done
   SHUTDOWN="SIGTERM -> exited with status $status after $(( SECONDS - began )) s"
-  PID=""
+  PIDS=()
 }
+PG_SCHEMA=""
 cleanup() {
   stop_server
+  if [[ -n $PG_SCHEMA ]]; then
+    psql -q "$DATABASE_URL" -c "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 server_alive() {
-  kill -0 "$PID" 2>/dev/null && return 0
-  echo "!! the server exited; last lines of its log:" >&2
-  tail -n 30 "$SERVER_LOG" | sed 's/\x1b\[[0-9;]*m//g' >&2
-  exit 1
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null && continue
+    echo "!! a server exited; last lines of the log:" >&2
+    tail -n 30 "$SERVER_LOG" | sed 's/\x1b\[[0-9;]*m//g' >&2
+    exit 1
+  done
 }
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+export EVNI_DATA_DIR="$WORK/data"
+STORE="SQLite (durability full)"
+if [[ -n $DATABASE_URL ]]; then
+  # A schema of its own, named in every connection's search_path.
+  PG_SCHEMA="evni_bench_$$_$RANDOM"
+  psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "CREATE SCHEMA $PG_SCHEMA" >/dev/null
+  separator='?'; [[ $DATABASE_URL == *\?* ]] && separator='&'
+  export EVNI_DATABASE_URL="${DATABASE_URL}${separator}options=-csearch_path%3D${PG_SCHEMA}"
+  # Every API process must accept the same tokens.
+  EVNI_JWT_SECRET="bench-secret-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  export EVNI_JWT_SECRET
+  STORE="PostgreSQL $(psql -qAt "$DATABASE_URL" -c 'SHOW server_version' | cut -d' ' -f1) (synchronous_commit $(psql -qAt "$DATABASE_URL" -c 'SHOW synchronous_commit')), $API_PROCESSES API process(es), pool ${EVNI_DATABASE_POOL:-16} each"
+fi
+PORTS=()
+for _ in $(seq "$API_PROCESSES"); do PORTS+=("$(free_port)"); done
+PORT=${PORTS[0]}
 URL="http://127.0.0.1:$PORT"
-export EVNI_DATA_DIR="$WORK/data" EVNI_LISTEN="127.0.0.1:$PORT"
-TOKEN=$("$EVNI" tenant create bench 2>>"$SERVER_LOG" | tail -n 1) || {
+if (( API_PROCESSES > 1 )); then export EVNI_BENCH_PORTS="${PORTS[*]}"; fi
+TOKEN=$(EVNI_LISTEN="127.0.0.1:$PORT" "$EVNI" tenant create bench 2>>"$SERVER_LOG" | tail -n 1) || {
   echo "!! 'evni tenant create' failed:" >&2; sed 's/\x1b\[[0-9;]*m//g' "$SERVER_LOG" | awk 'NR <= 20' >&2; exit 1; }
-"$EVNI" serve 2>>"$SERVER_LOG" &
-PID=$!
-python3 - "$PORT" <<'EOF' || { server_alive; echo "server did not answer /healthz within 30 s" >&2; exit 1; }
+for port in "${PORTS[@]}"; do
+  EVNI_LISTEN="127.0.0.1:$port" "$EVNI" serve 2>>"$SERVER_LOG" &
+  PIDS+=($!)
+done
+PID=${PIDS[0]}
+python3 - "${PORTS[@]}" <<'EOF' || { server_alive; echo "a server did not answer /healthz within 30 s" >&2; exit 1; }
 import sys, time, urllib.request
-for _ in range(300):
-    try:
-        urllib.request.urlopen("http://127.0.0.1:%s/healthz" % sys.argv[1], timeout=1).read()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
+for port in sys.argv[1:]:
+    for _ in range(300):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%s/healthz" % port, timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        sys.exit(1)
 EOF
-echo "server pid $PID on $URL, data in $EVNI_DATA_DIR"
+echo "server pid(s) ${PIDS[*]} on port(s) ${PORTS[*]}, $STORE, data in $EVNI_DATA_DIR"
 
 # Readings may not be more than 24 h in the future, and every PATCH moves its
 # session one minute on. So the seeded history ends far enough in the past
@@ -149,7 +197,13 @@ python3 "$BENCH/seed.py" seed --port "$PORT" --token "$TOKEN" --sessions "$SESSI
 server_alive
 
 CLK_TCK=$(getconf CLK_TCK)
-server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+# Every API process together.
+server_cpu_ticks() { local pid t=0; for pid in "${PIDS[@]}"; do t=$(( t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat") )); done; echo "$t"; }
+# The database server's processes (PostgreSQL runs out of process).
+db_cpu_ticks() {
+  [[ -n $DATABASE_URL ]] || { echo 0; return; }
+  awk '$2 ~ /^\(postgres/ { t += $14 + $15 } END { print t + 0 }' /proc/[0-9]*/stat 2>/dev/null
+}
 vm_kib() { awk -v key="$1:" '$1 == key { print $2 }' "/proc/$PID/status"; }
 us_to_ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 
@@ -160,11 +214,13 @@ run_wrk() {
   shift 3
   local out="$WORK/$label.txt" before after wrk_cpu
   before=$(server_cpu_ticks)
+  db_before=$(db_cpu_ticks)
   # bash's `time` gives wrk's own CPU: on 2 shared cores the load generator
   # competes with the server, and its share explains part of the figures.
   { TIMEFORMAT='%U %S'; time wrk -t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" --timeout "${TIMEOUT}s" \
       --latency -H "Authorization: Bearer $TOKEN" -s "$script" "$URL" -- "$@" >"$out" 2>&1; } 2>"$out.time"
   after=$(server_cpu_ticks)
+  db_after=$(db_cpu_ticks)
   echo "---- wrk: $label ----"
   grep -v '^RESULT' "$out"
   local line errors
@@ -180,6 +236,9 @@ run_wrk() {
   R_SOCKET_ERRORS=$(( $(field "$errors" connect) + $(field "$errors" read) + $(field "$errors" write) + $(field "$errors" timeout) ))
   R_CODES=$(field "$errors" codes)
   R_SERVER_CPU=$(awk -v t=$(( after - before )) -v hz="$CLK_TCK" -v s="$seconds" 'BEGIN { printf "%.0f", 100 * t / hz / s }')
+  R_DB_CPU=$(awk -v t=$(( db_after - db_before )) -v hz="$CLK_TCK" -v s="$seconds" 'BEGIN { printf "%.0f", 100 * t / hz / s }')
+  R_CPU="server CPU ${R_SERVER_CPU}%"
+  [[ -n $DATABASE_URL ]] && R_CPU="$R_CPU, postgres CPU ${R_DB_CPU}%"
   R_WRK_CPU=$(awk -v s="$seconds" '{ printf "%.0f", 100 * ($1 + $2) / s }' "$out.time")
   if (( R_NON200 > 0 || R_SOCKET_ERRORS > 0 )); then
     FAILED=1
@@ -202,8 +261,8 @@ for run in $(seq "$PATCH_RUNS"); do
   SENT=$(( SENT + R_SENT ))
   verdict="goal NOT met"
   awk -v r="$R_RPS" -v p="$R_P99" -v gr="$GOAL_RPS" -v gp="$GOAL_P99_MS" 'BEGIN { exit !(r >= gr && p < gp) }' && verdict="goal met"
-  PATCH_LINES+=("$(printf '  run %d: %9.0f req/s   p50 %6s ms   p99 %7s ms   non-200 %s   server CPU %s%%, wrk CPU %s%%   (%s)' \
-    "$run" "$R_RPS" "$R_P50" "$R_P99" "$R_NON200" "$R_SERVER_CPU" "$R_WRK_CPU" "$verdict")")
+  PATCH_LINES+=("$(printf '  run %d: %9.0f req/s   p50 %6s ms   p99 %7s ms   non-200 %s   %s, wrk CPU %s%%   (%s)' \
+    "$run" "$R_RPS" "$R_P50" "$R_P99" "$R_NON200" "$R_CPU" "$R_WRK_CPU" "$verdict")")
 done
 HWM_PATCH=$(vm_kib VmHWM)
 
@@ -257,8 +316,8 @@ fi
 
 python3 "$BENCH/seed.py" post-templates --out-dir "$WORK" --variants 8 --minutes 360 --end-epoch $(( NOW / 60 * 60 - 3600 ))
 run_wrk "post" "$BENCH/post.lua" "$POST_DURATION" "$WORK" 8 "$NOW"
-POST_LINE=$(printf '  %9.0f req/s   p50 %6s ms   p99 %7s ms   non-200 %s   server CPU %s%%, wrk CPU %s%%' \
-  "$R_RPS" "$R_P50" "$R_P99" "$R_NON200" "$R_SERVER_CPU" "$R_WRK_CPU")
+POST_LINE=$(printf '  %9.0f req/s   p50 %6s ms   p99 %7s ms   non-200 %s   %s, wrk CPU %s%%' \
+  "$R_RPS" "$R_P50" "$R_P99" "$R_NON200" "$R_CPU" "$R_WRK_CPU")
 
 HWM_END=$(vm_kib VmHWM)
 RSS_END=$(vm_kib VmRSS)
@@ -272,7 +331,7 @@ cat <<EOF
 ==================== evni load benchmark ====================
 machine        nproc=$(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
                load average before PATCH $LOADAVG_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)
-server         evni serve, SQLite (durability full), 127.0.0.1; binary $BUILT_FROM
+server         evni serve, $STORE, 127.0.0.1; binary $BUILT_FROM
 load           wrk, $THREADS threads, $CONNECTIONS connections, timeout ${TIMEOUT}s
 PATCH /v1/sessions/{id}: 1 energy reading into a live session, re-analysed; ${DURATION}s per run
                $SESSIONS sessions, ${HISTORY_MINUTES} min history at 1-minute sampling (3 measurands)

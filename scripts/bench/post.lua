@@ -17,7 +17,14 @@ wrk.path = "/v1/sessions"
 wrk.headers["Content-Type"] = "application/json"
 
 local threads = {}
+-- EVNI_BENCH_PORTS="p1 p2 ..." (set by load.sh with API_PROCESSES > 1):
+-- thread i sends to 127.0.0.1:p[i mod n], one API process each.
+local ports = {}
+for port in (os.getenv("EVNI_BENCH_PORTS") or ""):gmatch("%d+") do table.insert(ports, port) end
 function setup(thread)
+  if #ports > 0 then
+    thread.addr = wrk.lookup("127.0.0.1", ports[#threads % #ports + 1])[1]
+  end
   thread:set("thread_index", #threads)
   table.insert(threads, thread)
 end
