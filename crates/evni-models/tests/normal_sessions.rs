@@ -1,132 +1,20 @@
 //! The "must stay normal" cases of analysis.md §3 through rules plus the
 //! shipped models: CSAR-2 must not call any of them UNUSUAL_PATTERN and
-//! CSAR-C-2 must not propose anything. The session builder is the one of
-//! `evni-analysis/tests/sessions.rs`.
+//! CSAR-C-2 must not propose anything. The sessions are built as in
+//! `evni-analysis/tests/sessions.rs`, with `evni_sim::fixtures`.
 
 use std::sync::OnceLock;
 
 use evni_analysis::{Analysis, Outcome, SessionContext};
-use evni_domain::{Location, Measurand, Micros, Reading, UnitOfMeasure};
+use evni_domain::{Reading, UnitOfMeasure};
 use evni_models::Models;
+use evni_sim::fixtures::{ac, charge, dc, noise, Meter};
 
 fn analyze(readings: &[Reading], context: &SessionContext) -> Outcome {
     static MODELS: OnceLock<Models> = OnceLock::new();
     MODELS
         .get_or_init(|| Models::base().expect("the base models are embedded"))
         .analyze(readings, context)
-}
-
-const T0: Micros = 1_780_826_400_000_000; // 2026-06-07T10:00:00Z
-const MINUTE: Micros = 60_000_000;
-
-/// How a simulated charger reports.
-#[derive(Clone, Copy)]
-struct Meter {
-    interval_s: i64,
-    /// Jitter of each timestamp, as a share of the interval (deterministic).
-    jitter: f64,
-    energy_unit: UnitOfMeasure,
-    power_unit: Option<UnitOfMeasure>,
-    /// SoC at the start and battery capacity (kWh).
-    soc: Option<(f64, f64)>,
-}
-
-impl Default for Meter {
-    fn default() -> Self {
-        Self {
-            interval_s: 60,
-            jitter: 0.0,
-            energy_unit: UnitOfMeasure::Wh,
-            power_unit: Some(UnitOfMeasure::W),
-            soc: None,
-        }
-    }
-}
-
-fn reading(ts: Micros, measurand: Measurand, unit: UnitOfMeasure, value: f64) -> Reading {
-    Reading {
-        ts,
-        measurand,
-        phase: None,
-        location: Location::Outlet,
-        unit: Some(unit),
-        value,
-        context: None,
-    }
-}
-
-/// Samples `power(minute, soc)` (kW) for `minutes`, integrating the register
-/// (lifetime value) and SoC between samples. `skip` drops reading indices.
-fn charge(meter: Meter, minutes: f64, skip: &[usize], power: impl Fn(f64, f64) -> f64) -> Vec<Reading> {
-    let mut out = Vec::new();
-    let mut register_kwh = 48_213.7;
-    let mut soc = meter.soc.map_or(50.0, |s| s.0);
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut prev_minute = 0.0;
-    let mut i = 0;
-    loop {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let unit = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-        let nominal = (i as i64 * meter.interval_s) as f64 / 60.0;
-        let minute = if i == 0 {
-            0.0
-        } else {
-            nominal + unit * meter.jitter * meter.interval_s as f64 / 60.0
-        };
-        if minute > minutes {
-            break;
-        }
-        let kw = power(prev_minute, soc).max(0.0);
-        register_kwh += kw * (minute - prev_minute) / 60.0;
-        if let Some((_, capacity)) = meter.soc {
-            soc = (soc + 100.0 * kw * (minute - prev_minute) / 60.0 / capacity).min(100.0);
-        }
-        prev_minute = minute;
-        if !skip.contains(&i) {
-            let ts = T0 + (minute * MINUTE as f64).round() as Micros;
-            let energy = if meter.energy_unit == UnitOfMeasure::Wh {
-                register_kwh * 1000.0
-            } else {
-                register_kwh
-            };
-            out.push(reading(
-                ts,
-                Measurand::EnergyActiveImportRegister,
-                meter.energy_unit,
-                energy,
-            ));
-            if let Some(unit) = meter.power_unit {
-                let now = power(minute, soc).max(0.0);
-                out.push(reading(
-                    ts,
-                    Measurand::PowerActiveImport,
-                    unit,
-                    if unit == UnitOfMeasure::W {
-                        now * 1000.0
-                    } else {
-                        now
-                    },
-                ));
-            }
-            if meter.soc.is_some() {
-                out.push(reading(
-                    ts,
-                    Measurand::SoC,
-                    UnitOfMeasure::Percent,
-                    (soc * 10.0).round() / 10.0,
-                ));
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Small deterministic noise in [-amplitude, amplitude].
-fn noise(minute: f64, amplitude: f64) -> f64 {
-    ((minute * 12.9898).sin() * 43758.5453).fract() * amplitude
 }
 
 fn analysed(readings: &[Reading]) -> Analysis {
@@ -146,19 +34,6 @@ fn assert_normal(readings: &[Reading]) -> Analysis {
         a.anomaly_score
     );
     a
-}
-
-fn ac(minute: f64, _soc: f64) -> f64 {
-    11.0 + noise(minute, 0.3)
-}
-
-/// DC: 120 kW to 55 % SoC, then tapering to a few kW near full.
-fn dc(_minute: f64, soc: f64) -> f64 {
-    if soc < 55.0 {
-        120.0
-    } else {
-        (120.0 * (100.0 - soc) / 45.0).max(3.0) * if soc >= 99.9 { 0.0 } else { 1.0 }
-    }
 }
 
 #[test]

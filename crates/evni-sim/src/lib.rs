@@ -8,6 +8,7 @@
 
 mod config;
 mod faults;
+pub mod fixtures;
 pub mod novel;
 mod output;
 mod profile;
