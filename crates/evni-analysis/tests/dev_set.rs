@@ -3,17 +3,17 @@
 
 use std::io::BufRead;
 
+mod common;
+
 use evni_analysis::eval::{Evaluation, Label};
 use evni_analysis::{analyze, Outcome, SessionContext};
-use evni_domain::{AnomalyCategory, MeterValueIn, Reading};
+use evni_domain::{AnomalyCategory, MeterValueIn};
 use serde::Deserialize;
 
 const DEV_SET: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/data/dev-sessions.jsonl.gz"
 );
-/// Validation refuses readings from the future; the set is dated 2026.
-const NOW: i64 = 4_102_444_800_000_000;
 
 #[derive(Deserialize)]
 struct Line<'a> {
@@ -34,23 +34,6 @@ struct LabelIn {
     category: String,
     start_unit: u32,
     end_unit: u32,
-}
-
-/// Validated readings sorted by time, one per identity (last write wins).
-fn readings(values: &[MeterValueIn<'_>]) -> Vec<Reading> {
-    let mut readings: Vec<Reading> = values
-        .iter()
-        .enumerate()
-        .map(|(i, mv)| {
-            mv.validate(&format!("meter_values[{i}]"), NOW)
-                .expect("dev set is valid")
-        })
-        .collect();
-    readings.sort_by_key(|r| r.key()); // stable: equal keys keep request order
-    readings.reverse();
-    readings.dedup_by_key(|r| r.key());
-    readings.reverse();
-    readings
 }
 
 #[test]
@@ -76,7 +59,7 @@ fn dev_set_meets_the_targets() {
             })
             .collect();
         let outcome = analyze(
-            &readings(&parsed.request.meter_values),
+            &common::readings(&parsed.request.meter_values),
             &SessionContext::default(),
         );
         if verbose {

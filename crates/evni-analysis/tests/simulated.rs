@@ -1,6 +1,8 @@
 //! Simulated sessions (evni-sim, another generator than the dev set's):
 //! analyses them as `evni eval` does and checks the targets.
 
+mod common;
+
 use evni_analysis::eval::{Evaluation, Label};
 use evni_analysis::{analyze, SessionContext};
 use evni_domain::{MeterValueIn, Reading};
@@ -15,27 +17,12 @@ struct Body<'a> {
     metadata: Option<serde_json::Value>,
 }
 
-/// Files hold history: no reading is "in the future" here.
-const NOW: i64 = i64::MAX / 2;
-
 /// Validated readings sorted by time, one per identity (last write wins),
 /// and the rating the session carries, as the API receives them.
 fn prepare(request: &SessionRequest) -> (Vec<Reading>, SessionContext) {
     let json = serde_json::to_string(request).expect("serialisable request");
     let body: Body = serde_json::from_str(&json).expect("a POST /v1/sessions body");
-    let mut readings: Vec<Reading> = body
-        .meter_values
-        .iter()
-        .enumerate()
-        .map(|(i, mv)| {
-            mv.validate(&format!("meter_values[{i}]"), NOW)
-                .expect("simulated values are valid")
-        })
-        .collect();
-    readings.sort_by_key(|r| r.key()); // stable: equal keys keep request order
-    readings.reverse();
-    readings.dedup_by_key(|r| r.key());
-    readings.reverse();
+    let readings = common::readings(&body.meter_values);
     let rated_power_kw = body
         .metadata
         .and_then(|m| m.get("rated_power_kw")?.as_f64())
