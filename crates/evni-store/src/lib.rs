@@ -9,6 +9,7 @@ pub mod models;
 pub mod objects;
 pub mod postgres;
 pub mod sqlite;
+mod station_days;
 
 use async_trait::async_trait;
 

@@ -2,51 +2,14 @@
 //! dirty marks that trigger SHADE, and SHADE's results.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{stations, webhooks};
 use crate::health::*;
 use crate::model::*;
+pub(super) use crate::station_days::SessionDayInput;
+use crate::station_days::{median, signature, DayContribution};
 use crate::StoreError;
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-/// The UTC day of an instant, as days since 1970-01-01.
-pub(crate) fn day_of(micros: i64) -> i64 {
-    micros.div_euclid(MICROS_PER_DAY)
-}
-
-/// What one session adds to `station_days`; stored on the session row so a
-/// later write removes exactly it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct DayContribution {
-    station_id: i64,
-    day: i64,
-    connector_id: String,
-    energy_kwh: f64,
-    plateau_kw: Option<f64>,
-    is_zero: bool,
-    anomalous: bool,
-}
-
-impl DayContribution {
-    fn same_day_as(&self, other: &DayContribution) -> bool {
-        (self.station_id, self.day, &self.connector_id) == (other.station_id, other.day, &other.connector_id)
-    }
-}
-
-/// The session's share of its station's day after a write.
-pub(super) struct SessionDayInput<'a> {
-    pub session_id: i64,
-    pub tenant: TenantId,
-    pub station_id: i64,
-    pub connector_id: Option<&'a str>,
-    /// First reading; `None` while the session has none.
-    pub started_at: Option<i64>,
-    pub anomalous: bool,
-    pub facts: Option<&'a SessionFacts>,
-}
 
 /// Moves the session's contribution to the station-day aggregates from what
 /// it was to what it is now, and marks the touched stations for SHADE.
@@ -60,18 +23,7 @@ pub(super) fn record_session(
         .prepare_cached("SELECT day_contribution FROM sessions WHERE id = ?1")?
         .query_row([input.session_id], |r| r.get(0))?;
     let old: Option<DayContribution> = old.as_deref().map(serde_json::from_str).transpose()?;
-    let new = match (input.started_at, input.facts) {
-        (Some(started_at), Some(facts)) => Some(DayContribution {
-            station_id: input.station_id,
-            day: day_of(started_at),
-            connector_id: input.connector_id.unwrap_or_default().to_owned(),
-            energy_kwh: facts.energy_kwh,
-            plateau_kw: facts.plateau_kw,
-            is_zero: facts.is_zero,
-            anomalous: input.anomalous,
-        }),
-        _ => None,
-    };
+    let new = DayContribution::of(input);
     if old == new {
         return Ok(());
     }
@@ -197,16 +149,6 @@ fn update_plateaus(
     Ok(())
 }
 
-/// Median of sorted values.
-fn median(sorted: &[f64]) -> Option<f64> {
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
-    }
-}
-
 fn stations_from(conn: &Connection, sql: &str, arg: Option<i64>) -> Result<Vec<HealthStation>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = match arg {
@@ -292,30 +234,6 @@ pub(super) fn tenant_last_day(conn: &Connection, tenant: TenantId) -> Result<Opt
              WHERE st.tenant_id = ?1 AND d.sessions > 0",
         )?
         .query_row([tenant.to_string()], |r| r.get(0))?)
-}
-
-/// What identifies a result: the anomalies found and their rounded scores.
-fn signature(result: &HealthResult) -> String {
-    let mut keys: Vec<String> = result
-        .anomalies
-        .iter()
-        .map(|a| {
-            format!(
-                "{}|{}|{}|{:.2}",
-                a.anomaly_type,
-                a.connector_id.as_deref().unwrap_or(""),
-                a.affected_period,
-                a.anomaly_score
-            )
-        })
-        .collect();
-    keys.sort();
-    format!(
-        "{}:{:.2}:{}",
-        result.is_anomaly,
-        result.anomaly_score,
-        keys.join(";")
-    )
 }
 
 pub(super) fn record(

@@ -1,0 +1,94 @@
+//! What both backends compute alike for station-day aggregates and SHADE
+//! results: a session's share of its station's day, the median of a day's
+//! plateau powers, and the signature that tells a changed SHADE result.
+
+use serde::{Deserialize, Serialize};
+
+use crate::health::{HealthResult, SessionFacts};
+use crate::model::TenantId;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The UTC day of an instant, as days since 1970-01-01.
+pub(crate) fn day_of(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_DAY)
+}
+
+/// What one session adds to `station_days`; stored on the session row (as
+/// the same JSON in both backends) so a later write removes exactly it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DayContribution {
+    pub station_id: i64,
+    pub day: i64,
+    pub connector_id: String,
+    pub energy_kwh: f64,
+    pub plateau_kw: Option<f64>,
+    pub is_zero: bool,
+    pub anomalous: bool,
+}
+
+impl DayContribution {
+    /// The session's share after a write; `None` while it has no readings
+    /// or no facts.
+    pub(crate) fn of(input: &SessionDayInput<'_>) -> Option<Self> {
+        let (started_at, facts) = (input.started_at?, input.facts?);
+        Some(Self {
+            station_id: input.station_id,
+            day: day_of(started_at),
+            connector_id: input.connector_id.unwrap_or_default().to_owned(),
+            energy_kwh: facts.energy_kwh,
+            plateau_kw: facts.plateau_kw,
+            is_zero: facts.is_zero,
+            anomalous: input.anomalous,
+        })
+    }
+
+    pub(crate) fn same_day_as(&self, other: &DayContribution) -> bool {
+        (self.station_id, self.day, &self.connector_id) == (other.station_id, other.day, &other.connector_id)
+    }
+}
+
+/// The session's share of its station's day after a write.
+pub(crate) struct SessionDayInput<'a> {
+    pub session_id: i64,
+    pub tenant: TenantId,
+    pub station_id: i64,
+    pub connector_id: Option<&'a str>,
+    /// First reading; `None` while the session has none.
+    pub started_at: Option<i64>,
+    pub anomalous: bool,
+    pub facts: Option<&'a SessionFacts>,
+}
+
+pub(crate) fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// What decides whether a SHADE result differs from the previous one.
+pub(crate) fn signature(result: &HealthResult) -> String {
+    let mut keys: Vec<String> = result
+        .anomalies
+        .iter()
+        .map(|a| {
+            format!(
+                "{}|{}|{}|{:.2}",
+                a.anomaly_type,
+                a.connector_id.as_deref().unwrap_or(""),
+                a.affected_period,
+                a.anomaly_score
+            )
+        })
+        .collect();
+    keys.sort();
+    format!(
+        "{}:{:.2}:{}",
+        result.is_anomaly,
+        result.anomaly_score,
+        keys.join(";")
+    )
+}
