@@ -62,7 +62,52 @@ pub fn analyze(readings: &[Reading], context: &SessionContext) -> Outcome {
         return Outcome::Pending;
     }
     let window = window::window(readings);
+    analyze_series(&Series::build(window, context), window, context)
+}
+
+/// What the service derives from one write of a session, from one series:
+/// the verdict's outcome, the models' features and the station-health
+/// summary. Building the series is most of the cost of each; on the live
+/// PATCH path it is built once, not three times.
+#[derive(Debug, Clone)]
+pub struct Examination {
+    pub outcome: Outcome,
+    /// As [`features::extract_from_readings`]: `Some` when analysed.
+    pub features: Option<features::SessionFeatures>,
+    /// As [`summarize`].
+    pub summary: Option<SessionSummary>,
+}
+
+/// [`analyze`], [`features::extract_from_readings`] and [`summarize`] of
+/// the same readings in one pass.
+pub fn examine(readings: &[Reading], context: &SessionContext) -> Examination {
+    if readings.is_empty() {
+        return Examination {
+            outcome: Outcome::Pending,
+            features: None,
+            summary: None,
+        };
+    }
+    let window = window::window(readings);
     let series = Series::build(window, context);
+    let summary = Some(summary::from_series(readings, window, &series));
+    if readings.len() < MIN_READINGS {
+        return Examination {
+            outcome: Outcome::Pending,
+            features: None,
+            summary,
+        };
+    }
+    let features = series.has_usable_signal().then(|| features::extract(&series));
+    Examination {
+        outcome: analyze_series(&series, window, context),
+        features,
+        summary,
+    }
+}
+
+/// The rules and the verdict over the series of `window`.
+fn analyze_series(series: &Series, window: &[Reading], context: &SessionContext) -> Outcome {
     if !series.has_usable_signal() {
         return Outcome::Failed {
             reason: unusable_reason(window),
@@ -71,10 +116,10 @@ pub fn analyze(readings: &[Reading], context: &SessionContext) -> Outcome {
     let mut anomalies = Vec::new();
     let mut closeness: f64 = 0.0;
     for rule in &rules::ALL {
-        closeness = closeness.max(rule.detect(&series, context, &mut anomalies));
+        closeness = closeness.max(rule.detect(series, context, &mut anomalies));
     }
     anomalies.sort_by_key(|a| (a.bucket_range.start_unit, a.bucket_range.end_unit, a.category));
-    let (anomaly_score, anomaly_confidence) = verdict::verdict(&series, &anomalies, closeness);
+    let (anomaly_score, anomaly_confidence) = verdict::verdict(series, &anomalies, closeness);
     Outcome::Analyzed(Analysis {
         anomalies,
         anomaly_score,

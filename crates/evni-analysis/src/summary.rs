@@ -32,10 +32,16 @@ pub struct SessionSummary {
 /// Summarises a session. `readings` must be sorted by timestamp; `None`
 /// without readings.
 pub fn summarize(readings: &[Reading], context: &SessionContext) -> Option<SessionSummary> {
-    let first = readings.first()?;
-    let last = readings.last()?;
+    if readings.is_empty() {
+        return None;
+    }
     let window = window::window(readings);
-    let series = Series::build(window, context);
+    Some(from_series(readings, window, &Series::build(window, context)))
+}
+
+/// The summary of non-empty `readings` whose last 6 h `window` built `series`.
+pub(crate) fn from_series(readings: &[Reading], window: &[Reading], series: &Series) -> SessionSummary {
+    let (first, last) = (&readings[0], &readings[readings.len() - 1]);
     // The analysis looks at the last 6 h; energy counts the whole session.
     let before = readings.len() - window.len();
     let earlier = if before > 0 {
@@ -45,12 +51,12 @@ pub fn summarize(readings: &[Reading], context: &SessionContext) -> Option<Sessi
     };
     let energy_kwh = series.delivered_kwh + earlier;
     let duration = last.ts - first.ts;
-    Some(SessionSummary {
+    SessionSummary {
         energy_kwh,
         plateau_kw: series.plateau_kw,
         duration,
         is_zero: duration >= ZERO_MIN_DURATION && energy_kwh < ZERO_KWH,
-    })
+    }
 }
 
 /// Plausible increase of the first energy register stream in `readings`:

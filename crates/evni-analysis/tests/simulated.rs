@@ -65,3 +65,22 @@ fn simulated_sessions_meet_the_targets() {
     // Every physical category was simulated and scored.
     assert_eq!(scored, 9);
 }
+
+/// `examine` is the three separate functions in one pass, also for sessions
+/// cut short (pending) and for every fault the simulator makes.
+#[test]
+fn examine_agrees_with_analyze_extract_and_summarize() {
+    for session in evni_sim::simulate(SimConfig::new(200, 7)) {
+        let (readings, context) = prepare(&session.request);
+        for cut in [0, 1, 2, readings.len() / 2, readings.len()] {
+            let readings = &readings[..cut];
+            let examination = evni_analysis::examine(readings, &context);
+            assert_eq!(examination.outcome, analyze(readings, &context));
+            assert_eq!(
+                examination.features,
+                evni_analysis::features::extract_from_readings(readings, &context)
+            );
+            assert_eq!(examination.summary, evni_analysis::summarize(readings, &context));
+        }
+    }
+}

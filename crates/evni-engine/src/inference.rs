@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use evni_analysis::{Outcome, SessionContext};
+use evni_analysis::{Examination, SessionContext};
 use evni_domain::Reading;
 use evni_models::Models;
 use tokio::sync::Semaphore;
@@ -21,10 +21,10 @@ use crate::{EngineError, RULES_MODEL};
 /// on the PATCH hot path costs more than the analysis itself.
 const INLINE_READINGS: usize = 4_096;
 
-fn analyze_with(models: Option<&Models>, readings: &[Reading], context: &SessionContext) -> Outcome {
+fn examine_with(models: Option<&Models>, readings: &[Reading], context: &SessionContext) -> Examination {
     match models {
-        Some(m) => m.analyze(readings, context),
-        None => evni_analysis::analyze(readings, context),
+        Some(m) => m.examine(readings, context),
+        None => evni_analysis::examine(readings, context),
     }
 }
 
@@ -60,28 +60,28 @@ impl Analyzer {
         self.models.as_ref()
     }
 
-    /// Analyses `readings` with `models` (the tenant's), off the runtime
-    /// when they are many; gives them back with the outcome.
+    /// Examines `readings` with `models` (the tenant's), off the runtime
+    /// when they are many; gives them back with the examination.
     pub async fn analyze(
         &self,
         models: Option<&Arc<Models>>,
         readings: Vec<Reading>,
         context: SessionContext,
-    ) -> Result<(Outcome, Vec<Reading>), EngineError> {
+    ) -> Result<(Examination, Vec<Reading>), EngineError> {
         let permit =
             self.permits.clone().try_acquire_owned().map_err(|_| {
                 EngineError::Unavailable("analysis capacity is exhausted; retry shortly".into())
             })?;
         if readings.len() <= INLINE_READINGS {
-            let outcome = analyze_with(models.map(|m| &**m), &readings, &context);
+            let examination = examine_with(models.map(|m| &**m), &readings, &context);
             drop(permit);
-            return Ok((outcome, readings));
+            return Ok((examination, readings));
         }
         let models = models.cloned();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let outcome = analyze_with(models.as_deref(), &readings, &context);
-            (outcome, readings)
+            let examination = examine_with(models.as_deref(), &readings, &context);
+            (examination, readings)
         })
         .await
         .map_err(|e| EngineError::Unavailable(format!("analysis task failed: {e}")))
@@ -101,11 +101,11 @@ mod tests {
             .await;
         assert!(matches!(result, Err(EngineError::Unavailable(_))));
         drop(held);
-        let (outcome, _) = analyzer
+        let (examination, _) = analyzer
             .analyze(None, Vec::new(), SessionContext::default())
             .await
             .unwrap();
-        assert_eq!(outcome, Outcome::Pending);
+        assert_eq!(examination.outcome, evni_analysis::Outcome::Pending);
         assert_eq!(analyzer.model_id(), "rules-1");
     }
 }

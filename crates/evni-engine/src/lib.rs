@@ -260,8 +260,9 @@ impl Engine {
             .await?;
         let models = self.models_for(tenant.id).await?;
         let model_id = inference::model_id(models.as_deref());
-        let (outcome, merged) = self.analyzer.analyze(models.as_ref(), merged, context).await?;
-        let summary = session_facts(&merged, &context);
+        let (examination, merged) = self.analyzer.analyze(models.as_ref(), merged, context).await?;
+        let outcome = examination.outcome;
+        let summary = examination.summary.map(facts_of);
         let verdict = verdict::from_outcome(&outcome, &tenant.settings, header.feedback, now);
         let inference = match &outcome {
             evni_analysis::Outcome::Pending => None,
@@ -342,9 +343,13 @@ fn session_facts(
     readings: &[Reading],
     context: &evni_analysis::SessionContext,
 ) -> Option<evni_store::SessionFacts> {
-    evni_analysis::summarize(readings, context).map(|s| evni_store::SessionFacts {
+    evni_analysis::summarize(readings, context).map(facts_of)
+}
+
+fn facts_of(s: evni_analysis::SessionSummary) -> evni_store::SessionFacts {
+    evni_store::SessionFacts {
         energy_kwh: s.energy_kwh,
         plateau_kw: s.plateau_kw,
         is_zero: s.is_zero,
-    })
+    }
 }

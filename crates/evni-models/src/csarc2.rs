@@ -78,13 +78,7 @@ impl BucketClasses {
     /// least `min_probability`.
     pub fn proposals(&self, min_probability: f32) -> Vec<Proposal> {
         let cats = categories();
-        let best = |p: &[f32; CLASSES]| {
-            let (k, v) = p.iter().enumerate().fold(
-                (0, f32::MIN),
-                |acc, (k, v)| if *v > acc.1 { (k, *v) } else { acc },
-            );
-            (k > 0 && v >= min_probability).then_some((k, v))
-        };
+        let best = |p: &[f32; CLASSES]| best_class(p, min_probability);
         let mut out = Vec::new();
         let mut i = 0;
         let n = self.probabilities.len();
@@ -181,6 +175,63 @@ impl CsarC2 {
     pub fn propose(&self, features: &SessionFeatures) -> Vec<Proposal> {
         self.score(features).proposals(self.min_probability)
     }
+
+    /// The proposals of [`Self::propose`] whose runs hold at least one of
+    /// `buckets` (ascending), classifying only the buckets needed to find
+    /// those runs: around one unusual bucket that is a few rows, not all 24.
+    pub fn propose_around(&self, features: &SessionFeatures, buckets: &[usize]) -> Vec<Proposal> {
+        let n = features.sequence_length;
+        let mean = column_means(features, &self.scale);
+        let mut memo: Vec<Option<Option<(usize, f32)>>> = vec![None; n];
+        let mut best = |b: usize| {
+            *memo[b].get_or_insert_with(|| {
+                let mut row = [0f32; INPUTS];
+                bucket_row(features, &self.scale, &mean, b, &mut row);
+                best_class(&softmax(&self.net.forward_batch(&row, 1)), self.min_probability)
+            })
+        };
+        let cats = categories();
+        let mut out = Vec::new();
+        let mut covered = 0;
+        for &b in buckets.iter().filter(|b| **b < n) {
+            if b < covered {
+                continue;
+            }
+            let Some((k, _)) = best(b) else { continue };
+            let same = |c: Option<(usize, f32)>| c.is_some_and(|(k2, _)| k2 == k);
+            let mut start = b;
+            while start > 0 && same(best(start - 1)) {
+                start -= 1;
+            }
+            let mut end = b;
+            while end + 1 < n && same(best(end + 1)) {
+                end += 1;
+            }
+            // Summed left to right, as `proposals` does, for identical results.
+            let sum: f64 = (start..=end)
+                .map(|i| f64::from(best(i).map_or(0.0, |c| c.1)))
+                .sum();
+            out.push(Proposal {
+                category: cats[k - 1],
+                start,
+                end,
+                probability: sum / (end - start + 1) as f64,
+                threshold: f64::from(self.min_probability),
+            });
+            covered = end + 1;
+        }
+        out
+    }
+}
+
+/// The most likely class of a bucket when it is a category (not NORMAL)
+/// with at least `min_probability`.
+fn best_class(p: &[f32; CLASSES], min_probability: f32) -> Option<(usize, f32)> {
+    let (k, v) = p.iter().enumerate().fold(
+        (0, f32::MIN),
+        |acc, (k, v)| if *v > acc.1 { (k, *v) } else { acc },
+    );
+    (k > 0 && v >= min_probability).then_some((k, v))
 }
 
 fn softmax(logits: &[f32]) -> [f32; CLASSES] {
@@ -199,6 +250,18 @@ fn softmax(logits: &[f32]) -> [f32; CLASSES] {
 
 /// One input row per in-sequence bucket of `features` into `out`.
 pub(crate) fn bucket_inputs(features: &SessionFeatures, scale: &[f32; FEATURES], out: &mut [f32]) {
+    let mean = column_means(features, scale);
+    for (b, row) in out
+        .chunks_exact_mut(INPUTS)
+        .enumerate()
+        .take(features.sequence_length)
+    {
+        bucket_row(features, scale, &mean, b, row);
+    }
+}
+
+/// The scaled per-column mean over the in-sequence buckets.
+fn column_means(features: &SessionFeatures, scale: &[f32; FEATURES]) -> [f32; FEATURES] {
     let n = features.sequence_length;
     let mut mean = [0f32; FEATURES];
     for b in 0..n {
@@ -206,20 +269,30 @@ pub(crate) fn bucket_inputs(features: &SessionFeatures, scale: &[f32; FEATURES],
             *m += features.get(b, k) * scale[k] / n as f32;
         }
     }
-    for (b, row) in out.chunks_exact_mut(INPUTS).enumerate().take(n) {
-        row.fill(0.0);
-        for w in 0..WINDOW {
-            let Some(src) = (b + w).checked_sub(CONTEXT).filter(|s| *s < n) else {
-                continue;
-            };
-            for k in 0..FEATURES {
-                row[w * FEATURES + k] = features.get(src, k) * scale[k];
-            }
+    mean
+}
+
+/// The input row of bucket `b`.
+fn bucket_row(
+    features: &SessionFeatures,
+    scale: &[f32; FEATURES],
+    mean: &[f32; FEATURES],
+    b: usize,
+    row: &mut [f32],
+) {
+    let n = features.sequence_length;
+    row.fill(0.0);
+    for w in 0..WINDOW {
+        let Some(src) = (b + w).checked_sub(CONTEXT).filter(|s| *s < n) else {
+            continue;
+        };
+        for k in 0..FEATURES {
+            row[w * FEATURES + k] = features.get(src, k) * scale[k];
         }
-        row[WINDOW * FEATURES..WINDOW * FEATURES + FEATURES].copy_from_slice(&mean);
-        row[INPUTS - 2] = b as f32 / BUCKETS as f32;
-        row[INPUTS - 1] = n as f32 / BUCKETS as f32;
     }
+    row[WINDOW * FEATURES..WINDOW * FEATURES + FEATURES].copy_from_slice(mean);
+    row[INPUTS - 2] = b as f32 / BUCKETS as f32;
+    row[INPUTS - 1] = n as f32 / BUCKETS as f32;
 }
 
 impl Model for CsarC2 {

@@ -19,8 +19,8 @@ pub mod train;
 
 use std::path::Path;
 
-use evni_analysis::features::{self, FEATURES};
-use evni_analysis::{Outcome, SessionContext};
+use evni_analysis::features::{self, SessionFeatures, FEATURES};
+use evni_analysis::{Examination, Outcome, SessionContext};
 use evni_domain::Reading;
 use thiserror::Error;
 
@@ -121,16 +121,25 @@ impl Models {
     /// Rules plus models over one session (`readings` as for
     /// `evni_analysis::analyze`).
     pub fn analyze(&self, readings: &[Reading], context: &SessionContext) -> Outcome {
-        let outcome = evni_analysis::analyze(readings, context);
-        self.add_to(outcome, readings, context)
+        self.examine(readings, context).outcome
     }
 
-    /// Adds the models' findings to the rules' `outcome` of the same session.
-    pub fn add_to(&self, outcome: Outcome, readings: &[Reading], context: &SessionContext) -> Outcome {
+    /// `evni_analysis::examine` with the models' findings in the outcome.
+    pub fn examine(&self, readings: &[Reading], context: &SessionContext) -> Examination {
+        let mut examination = evni_analysis::examine(readings, context);
+        let outcome = std::mem::replace(&mut examination.outcome, Outcome::Pending);
+        examination.outcome = self.add_to(outcome, examination.features.as_ref(), readings);
+        examination
+    }
+
+    /// Adds the models' findings to the rules' `outcome` of the session of
+    /// `readings`, whose features are `features`.
+    fn add_to(&self, outcome: Outcome, features: Option<&SessionFeatures>, readings: &[Reading]) -> Outcome {
         let rules_found = match &outcome {
             Outcome::Analyzed(analysis) => !analysis.anomalies.is_empty(),
             _ => return outcome,
         };
+        let window = evni_analysis::window::window(readings);
         if rules_found {
             // The models add nothing where a rule names the fault (combine.rs):
             // the findings are not needed, so neither is the inference.
@@ -138,14 +147,10 @@ impl Models {
                 csar2: None,
                 proposals: &[],
             };
-            return combine(outcome, none, evni_analysis::window::window(readings));
+            return combine(outcome, none, window);
         }
-        match self.score(readings, context) {
-            Some(scores) => combine(
-                outcome,
-                scores.findings(),
-                evni_analysis::window::window(readings),
-            ),
+        match features {
+            Some(features) => combine(outcome, self.score_features(features).findings(), window),
             None => outcome,
         }
     }
@@ -153,15 +158,22 @@ impl Models {
     /// Both models' raw outputs for one session; `None` when it has no features.
     pub fn score(&self, readings: &[Reading], context: &SessionContext) -> Option<SessionScores> {
         let features = features::extract_from_readings(readings, context)?;
-        let csar2 = self.csar2.score(&features);
+        Some(self.score_features(&features))
+    }
+
+    fn score_features(&self, features: &SessionFeatures) -> SessionScores {
+        let csar2 = self.csar2.score(features);
         // A proposal counts only where CSAR-2 finds a bucket unusual
-        // (combine.rs): without one the classifier need not run.
-        let proposals = if csar2.bucket_error.iter().any(|e| *e > csar2.threshold) {
-            self.csarc2.propose(&features)
-        } else {
+        // (combine.rs): the classifier looks only around those buckets.
+        let unusual: Vec<usize> = (0..csar2.bucket_error.len())
+            .filter(|b| csar2.bucket_error[*b] > csar2.threshold)
+            .collect();
+        let proposals = if unusual.is_empty() {
             Vec::new()
+        } else {
+            self.csarc2.propose_around(features, &unusual)
         };
-        Some(SessionScores { csar2, proposals })
+        SessionScores { csar2, proposals }
     }
 }
 

@@ -139,3 +139,29 @@ fn held_out_clean_sessions_stay_normal() {
         .count();
     assert!(alarms <= 2, "{alarms} false alarms in 200");
 }
+
+/// Classifying only around the unusual buckets finds exactly the runs that
+/// classifying every bucket finds there.
+#[test]
+fn proposals_around_buckets_match_the_full_classification() {
+    let models = Models::base().unwrap();
+    let mut compared = 0;
+    for features in some_features(300, 4242) {
+        let all = models.csarc2.propose(&features);
+        let n = features.sequence_length;
+        let sets: Vec<Vec<usize>> = (0..n)
+            .map(|b| vec![b])
+            .chain([(0..n).collect(), (0..n).step_by(3).collect(), Vec::new()])
+            .collect();
+        for buckets in sets {
+            let expected: Vec<_> = all
+                .iter()
+                .filter(|p| buckets.iter().any(|b| (p.start..=p.end).contains(b)))
+                .copied()
+                .collect();
+            compared += expected.len();
+            assert_eq!(models.csarc2.propose_around(&features, &buckets), expected);
+        }
+    }
+    assert!(compared > 100, "only {compared} proposals compared");
+}
