@@ -6,7 +6,8 @@
 # Phases, all against one fresh server and data dir:
 #   1. seed SESSIONS live sessions with HISTORY_MINUTES of 1-minute readings
 #      (energy register kWh, power kW, SoC %) through the API;
-#   2. PATCH_RUNS runs of the hot path: PATCH one next-minute energy reading
+#   2. PATCH_RUNS runs of the hot path: PATCH one next-minute reading (energy,
+#      power and SoC at one timestamp, like the seeded history)
 #      into a live session, which the server re-analyses over its 6 h window
 #      and commits before answering 200 (scripts/bench/patch.lua);
 #   3. optionally (PROFILE=seconds) perf record of the server under the same
@@ -333,7 +334,7 @@ machine        nproc=$(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /
                load average before PATCH $LOADAVG_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)
 server         evni serve, $STORE, 127.0.0.1; binary $BUILT_FROM
 load           wrk, $THREADS threads, $CONNECTIONS connections, timeout ${TIMEOUT}s
-PATCH /v1/sessions/{id}: 1 energy reading into a live session, re-analysed; ${DURATION}s per run
+PATCH /v1/sessions/{id}: 1 reading (3 measurands) into a live session, re-analysed; ${DURATION}s per run
                $SESSIONS sessions, ${HISTORY_MINUTES} min history at 1-minute sampling (3 measurands)
 $(printf '%s\n' "${PATCH_LINES[@]}")
                goal: >= $GOAL_RPS req/s with p99 < $GOAL_P99_MS ms

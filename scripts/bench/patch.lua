@@ -1,5 +1,6 @@
--- wrk script for the hot path: PATCH /v1/sessions/<id> appending ONE energy
--- register reading (the next minute) to a live session.
+-- wrk script for the hot path: PATCH /v1/sessions/<id> appending ONE reading
+-- (the next minute's sample: energy register, power and SoC, the measurands
+-- the session was seeded with) to a live session.
 --
 -- Usage: wrk ... -s patch.lua URL -- STATE_IN STATE_OUT THREADS
 --   STATE_IN   sessions to continue (written by seed.py or a previous run)
@@ -87,9 +88,15 @@ function request()
   end
   cursor = cursor % #sessions + 1
   local s = sessions[cursor]
+  -- One reading: the minute's sample of all three measurands, as seeded.
+  local ts = os.date("!%Y-%m-%dT%H:%M:%SZ", s.next)
+  local power = true_power_kw(s.soc, s.pmax) * (0.995 + 0.01 * math.random())
   local body = string.format(
-    '{"meter_values":[{"timestamp":"%s","measurand":"Energy.Active.Import.Register","unit":"kWh","value":%.3f}]}',
-    os.date("!%Y-%m-%dT%H:%M:%SZ", s.next), s.energy)
+    '{"meter_values":[' ..
+    '{"timestamp":"%s","measurand":"Energy.Active.Import.Register","unit":"kWh","value":%.3f},' ..
+    '{"timestamp":"%s","measurand":"Power.Active.Import","unit":"kW","value":%.3f},' ..
+    '{"timestamp":"%s","measurand":"SoC","unit":"Percent","value":%d}]}',
+    ts, s.energy, ts, power, ts, math.floor(s.soc))
   advance(s)
   sent = sent + 1
   return wrk.format(nil, s.path, nil, body)

@@ -23,6 +23,15 @@ pub fn normalize(readings: &[Reading]) -> Vec<Reading> {
 /// readings and those that are new or changed (what must be written).
 pub(crate) fn merge(current: &[Reading], incoming: &[Reading]) -> (Vec<Reading>, Vec<Reading>) {
     let incoming = normalize(incoming);
+    // The live session's usual append: everything is newer than what is held.
+    if let (Some(last), Some(first)) = (current.last(), incoming.first()) {
+        if last.key() < first.key() {
+            let mut merged = Vec::with_capacity(current.len() + incoming.len());
+            merged.extend_from_slice(current);
+            merged.extend_from_slice(&incoming);
+            return (merged, incoming);
+        }
+    }
     let mut merged = Vec::with_capacity(current.len() + incoming.len());
     let mut changed = Vec::with_capacity(incoming.len());
     let (mut i, mut j) = (0, 0);

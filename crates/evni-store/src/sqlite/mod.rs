@@ -73,6 +73,11 @@ impl SqliteStore {
         migrate::run(&mut conn)?;
         // Checkpoints run beside the writer (see checkpoint.rs).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // A smaller page cache for the writer: its commits scan the cache's
+        // hash table (SQLite's pcache1Truncate), measured under the PATCH load
+        // at 4 % of the server's CPU with 64 MiB and 1.6 % with 16 MiB. Pages
+        // beyond it come from the OS page cache.
+        conn.pragma_update(None, "cache_size", -16_384)?;
         let checkpointer = checkpoint::Checkpointer::start(options.path.clone(), options.durability)?;
         let readers = ReaderPool::new(options.path.clone(), options.readers, options.durability);
         let writer = Writer::start(conn, options.max_batch)?;
@@ -101,7 +106,7 @@ fn open_connection(path: &Path, read_only: bool, durability: Durability) -> Resu
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Hot pages of live sessions stay in memory (negative: KiB).
+    // Pages of recent sessions stay in memory for queries (negative: KiB).
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
