@@ -126,43 +126,56 @@ impl Models {
 
     /// `evni_analysis::examine` with the models' findings in the outcome.
     pub fn examine(&self, readings: &[Reading], context: &SessionContext) -> Examination {
-        let mut examination = evni_analysis::examine(readings, context);
-        let outcome = std::mem::replace(&mut examination.outcome, Outcome::Pending);
-        examination.outcome = self.add_to(outcome, examination.features.as_ref(), readings);
-        examination
+        let mut one = self.examine_batch(&[(readings, context)]);
+        one.pop().expect("one examination per session")
     }
 
-    /// Adds the models' findings to the rules' `outcome` of the session of
-    /// `readings`, whose features are `features`.
-    fn add_to(&self, outcome: Outcome, features: Option<&SessionFeatures>, readings: &[Reading]) -> Outcome {
-        let rules_found = match &outcome {
-            Outcome::Analyzed(analysis) => !analysis.anomalies.is_empty(),
-            _ => return outcome,
+    /// [`Self::examine`] of several sessions, with one CSAR-2 forward pass
+    /// for all that need one (a batch shares each weight read, see
+    /// [`mlp::Mlp::forward_batch`]); the results do not depend on the batch.
+    pub fn examine_batch(&self, sessions: &[(&[Reading], &SessionContext)]) -> Vec<Examination> {
+        let mut out: Vec<Examination> = sessions
+            .iter()
+            .map(|(readings, context)| evni_analysis::examine(readings, context))
+            .collect();
+        // The models add nothing where a rule names the fault (combine.rs),
+        // so only sessions the rules found normal need the inference.
+        let wanted: Vec<usize> = (0..out.len())
+            .filter(|&i| rules_found_nothing(&out[i].outcome) && out[i].features.is_some())
+            .collect();
+        let scores = {
+            let features: Vec<&SessionFeatures> =
+                wanted.iter().filter_map(|&i| out[i].features.as_ref()).collect();
+            self.csar2.score_batch(&features)
         };
-        let window = evni_analysis::window::window(readings);
-        if rules_found {
-            // The models add nothing where a rule names the fault (combine.rs):
-            // the findings are not needed, so neither is the inference.
-            let none = ModelFindings {
-                csar2: None,
-                proposals: &[],
+        let mut scores = wanted.into_iter().zip(scores).peekable();
+        for (i, (examination, (readings, _))) in out.iter_mut().zip(sessions).enumerate() {
+            let window = evni_analysis::window::window(readings);
+            let outcome = std::mem::replace(&mut examination.outcome, Outcome::Pending);
+            examination.outcome = match scores.next_if(|(w, _)| *w == i) {
+                Some((_, csar2)) => {
+                    let features = examination
+                        .features
+                        .as_ref()
+                        .expect("scored sessions have features");
+                    combine(outcome, self.scores_of(features, csar2).findings(), window)
+                }
+                None if matches!(&outcome, Outcome::Analyzed(_)) => {
+                    combine(outcome, ModelFindings::default(), window)
+                }
+                None => outcome,
             };
-            return combine(outcome, none, window);
         }
-        match features {
-            Some(features) => combine(outcome, self.score_features(features).findings(), window),
-            None => outcome,
-        }
+        out
     }
 
     /// Both models' raw outputs for one session; `None` when it has no features.
     pub fn score(&self, readings: &[Reading], context: &SessionContext) -> Option<SessionScores> {
         let features = features::extract_from_readings(readings, context)?;
-        Some(self.score_features(&features))
+        Some(self.scores_of(&features, self.csar2.score(&features)))
     }
 
-    fn score_features(&self, features: &SessionFeatures) -> SessionScores {
-        let csar2 = self.csar2.score(features);
+    fn scores_of(&self, features: &SessionFeatures, csar2: Csar2Score) -> SessionScores {
         // A proposal counts only where CSAR-2 finds a bucket unusual
         // (combine.rs): the classifier looks only around those buckets.
         let unusual: Vec<usize> = (0..csar2.bucket_error.len())
@@ -175,6 +188,10 @@ impl Models {
         };
         SessionScores { csar2, proposals }
     }
+}
+
+fn rules_found_nothing(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Analyzed(a) if a.anomalies.is_empty())
 }
 
 /// What both models said about one session.

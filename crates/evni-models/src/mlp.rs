@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::ModelError;
 
+/// Rows a forward pass carries through a layer together.
+const BLOCK: usize = 8;
+
 /// One dense layer: `y = x · W + b`, `W` stored input-major (`[inputs, outputs]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
@@ -48,27 +51,33 @@ impl Mlp {
     }
 
     /// Forward pass over `n` rows of `inputs()` values each; returns `n`
-    /// rows of `outputs()` values.
+    /// rows of `outputs()` values. Rows go through each layer in blocks of
+    /// [`BLOCK`], so a weight row read from memory serves the whole block:
+    /// a single row is bound by reading the weights, a batch is not. Each
+    /// row's sums run in the same order either way, so the outputs do not
+    /// depend on the batch.
     pub fn forward_batch(&self, x: &[f32], n: usize) -> Vec<f32> {
         let widest = self.layers.iter().map(|l| l.outputs).max().unwrap_or(0);
-        let mut a = vec![0f32; widest];
-        let mut b = vec![0f32; widest];
+        let mut a = vec![0f32; BLOCK * widest];
+        let mut b = vec![0f32; BLOCK * widest];
         let mut out = vec![0f32; n * self.outputs()];
-        for (row, y) in x
-            .chunks_exact(self.inputs())
-            .zip(out.chunks_exact_mut(self.outputs()))
+        let block_inputs = BLOCK * self.inputs();
+        for (rows, y) in x[..n * self.inputs()]
+            .chunks(block_inputs)
+            .zip(out.chunks_mut(BLOCK * self.outputs()))
         {
-            let mut input: &[f32] = row;
+            let count = rows.len() / self.inputs();
+            let mut input: &[f32] = rows;
             for (i, layer) in self.layers.iter().enumerate() {
-                let target = &mut a[..layer.outputs];
-                layer.apply(input, target);
+                let target = &mut a[..count * layer.outputs];
+                layer.apply_block(input, count, target);
                 if self.relu_after(i) {
                     for v in target.iter_mut() {
                         *v = v.max(0.0);
                     }
                 }
                 std::mem::swap(&mut a, &mut b);
-                input = &b[..layer.outputs];
+                input = &b[..count * layer.outputs];
             }
             y.copy_from_slice(input);
         }
@@ -145,14 +154,20 @@ impl Mlp {
 
 impl Dense {
     /// `out = x · W + b`; zero inputs (unknown and padded buckets) are skipped.
-    fn apply(&self, x: &[f32], out: &mut [f32]) {
-        out.copy_from_slice(&self.bias);
-        for (xi, w) in x.iter().zip(self.weight.chunks_exact(self.outputs)) {
-            if *xi == 0.0 {
-                continue;
-            }
-            for (o, wi) in out.iter_mut().zip(w) {
-                *o += xi * wi;
+    /// `count` rows of `x` (row-major) through the layer into `out`.
+    fn apply_block(&self, x: &[f32], count: usize, out: &mut [f32]) {
+        for row in out.chunks_exact_mut(self.outputs) {
+            row.copy_from_slice(&self.bias);
+        }
+        for (i, w) in self.weight.chunks_exact(self.outputs).enumerate() {
+            for r in 0..count {
+                let xi = x[r * self.inputs + i];
+                if xi == 0.0 {
+                    continue;
+                }
+                for (o, wi) in out[r * self.outputs..(r + 1) * self.outputs].iter_mut().zip(w) {
+                    *o += xi * wi;
+                }
             }
         }
     }
@@ -165,4 +180,44 @@ fn le_bytes(values: &[f32]) -> Vec<u8> {
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(inputs: usize, outputs: usize, seed: u32) -> Dense {
+        // Deterministic, varied values without a random number generator.
+        let value = |k: usize| ((k as u32).wrapping_mul(2_654_435_761) ^ seed) % 2001;
+        let value = |k: usize| value(k) as f32 / 1000.0 - 1.0;
+        Dense {
+            inputs,
+            outputs,
+            weight: (0..inputs * outputs).map(value).collect(),
+            bias: (0..outputs).map(|k| value(k + 7)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_row_gives_the_same_outputs_alone_and_in_any_batch() {
+        let net = Mlp {
+            layers: vec![layer(13, 9, 1), layer(9, 4, 2), layer(4, 13, 3)],
+            linear: vec![1],
+        };
+        let rows = 19; // two full blocks and a partial one
+        let x: Vec<f32> = (0..rows * 13)
+            .map(|k| {
+                if k % 5 == 0 {
+                    0.0
+                } else {
+                    (k % 17) as f32 / 8.0 - 1.0
+                }
+            })
+            .collect();
+        let batched = net.forward_batch(&x, rows);
+        for r in 0..rows {
+            let alone = net.forward_batch(&x[r * 13..(r + 1) * 13], 1);
+            assert_eq!(alone, batched[r * 13..(r + 1) * 13], "row {r}");
+        }
+    }
 }

@@ -165,3 +165,33 @@ fn proposals_around_buckets_match_the_full_classification() {
     }
     assert!(compared > 100, "only {compared} proposals compared");
 }
+
+/// Sessions examined together get what each gets alone.
+#[test]
+fn a_batch_examines_each_session_as_alone() {
+    let models = Models::base().unwrap();
+    let config = SimConfig {
+        novel_share: 0.3,
+        ..SimConfig::new(120, 77)
+    };
+    let samples = data::simulate(&config, 1).unwrap();
+    let sessions: Vec<_> = samples.iter().map(|s| (&s.readings[..], &s.context)).collect();
+    let batch = models.examine_batch(&sessions);
+    let mut flagged = 0;
+    for ((readings, context), together) in sessions.iter().zip(&batch) {
+        let alone = models.examine(readings, context);
+        assert_eq!(together.outcome, alone.outcome);
+        // As `evni eval` composes them: the rules, both models, combined.
+        let rules = evni_analysis::analyze(readings, context);
+        let window = evni_analysis::window::window(readings);
+        let composed = match models.score(readings, context) {
+            Some(scores) => evni_models::combine(rules, scores.findings(), window),
+            None => rules,
+        };
+        assert_eq!(together.outcome, composed);
+        flagged += usize::from(
+            matches!(&alone.outcome, Outcome::Analyzed(a) if a.anomalies.iter().any(|x| x.detector != Detector::Rule)),
+        );
+    }
+    assert!(flagged > 0, "no session had a model finding to compare");
+}
