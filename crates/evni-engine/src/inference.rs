@@ -1,37 +1,40 @@
-//! Where sessions are analysed: rules plus the learned models (the caller
-//! passes the models per call: each tenant may have its own). Large
-//! sessions go to tokio's blocking pool so that they never stall the async
-//! runtime; small ones (the live-session PATCH) run in place. At most a
-//! configured number of analyses run at once. Beyond
-//! that the engine answers `Unavailable` (503) instead of queueing without
-//! bound.
+//! Where sessions are analysed: on dedicated analysis threads, never on the
+//! async runtime. A thread takes every analysis waiting in the queue (up to
+//! a batch) and runs them together, so the learned models' forward pass is
+//! shared by the sessions that wait at the same moment (each tenant's
+//! models batch on their own). At most a configured number of analyses are
+//! queued or running; beyond that the engine answers `Unavailable` (503)
+//! instead of queueing without bound.
 
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::{mpsc, Arc, Mutex};
 
 use evni_analysis::{Examination, SessionContext};
 use evni_domain::Reading;
 use evni_models::Models;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{EngineError, RULES_MODEL};
 
-/// Sessions up to this size are analysed on the request's own task: rules
-/// and both models take tens of microseconds there (p99 114 µs up to 11k
-/// readings), less than handing the work to another thread and back, which
-/// on the PATCH hot path costs more than the analysis itself.
-const INLINE_READINGS: usize = 4_096;
+/// Most analyses one thread takes from the queue at once.
+const MAX_BATCH: usize = 64;
+/// A batch stops growing past this many readings, so that one huge session
+/// does not hold many small ones back for long.
+const MAX_BATCH_READINGS: usize = 100_000;
 
-fn examine_with(models: Option<&Models>, readings: &[Reading], context: &SessionContext) -> Examination {
-    match models {
-        Some(m) => m.examine(readings, context),
-        None => evni_analysis::examine(readings, context),
-    }
+struct Job {
+    models: Option<Arc<Models>>,
+    readings: Vec<Reading>,
+    context: SessionContext,
+    reply: oneshot::Sender<(Examination, Vec<Reading>)>,
+    _permit: OwnedSemaphorePermit,
 }
 
 pub struct Analyzer {
     /// The models of tenants without their own (the base ones).
     models: Option<Arc<Models>>,
     permits: Arc<Semaphore>,
+    queue: mpsc::Sender<Job>,
     /// Inference-history name of the default analysis: rules and model versions.
     model_id: String,
 }
@@ -42,12 +45,28 @@ pub fn model_id(models: Option<&Models>) -> String {
 }
 
 impl Analyzer {
-    /// `models: None` analyses with the rules alone.
-    pub fn new(models: Option<Arc<Models>>, max_concurrent: usize) -> Self {
+    /// `models: None` analyses with the rules alone. The threads stop when
+    /// the analyzer is dropped.
+    pub fn new(models: Option<Arc<Models>>, max_concurrent: usize, threads: usize) -> Self {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for i in 0..threads.max(1) {
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("evni-analysis-{i}"))
+                .spawn(move || {
+                    while let Some(batch) = next_batch(&jobs) {
+                        // A panic fails its batch (the callers see 503), not the thread.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| run(batch)));
+                    }
+                })
+                .expect("cannot start an analysis thread");
+        }
         let model_id = model_id(models.as_deref());
         Self {
             models,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            queue,
             model_id,
         }
     }
@@ -60,31 +79,74 @@ impl Analyzer {
         self.models.as_ref()
     }
 
-    /// Examines `readings` with `models` (the tenant's), off the runtime
-    /// when they are many; gives them back with the examination.
+    /// Examines `readings` with `models` (the tenant's) on an analysis
+    /// thread; gives them back with the examination.
     pub async fn analyze(
         &self,
         models: Option<&Arc<Models>>,
         readings: Vec<Reading>,
         context: SessionContext,
     ) -> Result<(Examination, Vec<Reading>), EngineError> {
-        let permit =
-            self.permits.clone().try_acquire_owned().map_err(|_| {
-                EngineError::Unavailable("analysis capacity is exhausted; retry shortly".into())
-            })?;
-        if readings.len() <= INLINE_READINGS {
-            let examination = examine_with(models.map(|m| &**m), &readings, &context);
-            drop(permit);
-            return Ok((examination, readings));
+        let unavailable = |why: &str| EngineError::Unavailable(why.into());
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| unavailable("analysis capacity is exhausted; retry shortly"))?;
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            models: models.cloned(),
+            readings,
+            context,
+            reply,
+            _permit: permit,
+        };
+        self.queue
+            .send(job)
+            .map_err(|_| unavailable("the analysis threads have stopped"))?;
+        answer.await.map_err(|_| unavailable("the analysis failed"))
+    }
+}
+
+/// Every job waiting, up to a batch; `None` once the analyzer is gone.
+fn next_batch(jobs: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    let jobs = jobs.lock().ok()?;
+    let first = jobs.recv().ok()?;
+    let mut readings = first.readings.len();
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH && readings < MAX_BATCH_READINGS {
+        let Ok(job) = jobs.try_recv() else { break };
+        readings += job.readings.len();
+        batch.push(job);
+    }
+    Some(batch)
+}
+
+/// Examines a batch, the sessions of each set of models together.
+fn run(mut batch: Vec<Job>) {
+    while let Some(first) = batch.first() {
+        let models = first.models.clone();
+        let (group, rest): (Vec<Job>, Vec<Job>) =
+            batch.into_iter().partition(|job| match (&job.models, &models) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            });
+        batch = rest;
+        let examinations = {
+            let sessions: Vec<_> = group.iter().map(|j| (&j.readings[..], &j.context)).collect();
+            match &models {
+                Some(models) => models.examine_batch(&sessions),
+                None => sessions
+                    .iter()
+                    .map(|(readings, context)| evni_analysis::examine(readings, context))
+                    .collect(),
+            }
+        };
+        for (job, examination) in group.into_iter().zip(examinations) {
+            // A caller that went away no longer needs its answer.
+            let _ = job.reply.send((examination, job.readings));
         }
-        let models = models.cloned();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let examination = examine_with(models.as_deref(), &readings, &context);
-            (examination, readings)
-        })
-        .await
-        .map_err(|e| EngineError::Unavailable(format!("analysis task failed: {e}")))
     }
 }
 
@@ -93,8 +155,8 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_full_pool_answers_unavailable() {
-        let analyzer = Analyzer::new(None, 1);
+    async fn a_full_queue_answers_unavailable() {
+        let analyzer = Analyzer::new(None, 1, 1);
         let held = analyzer.permits.clone().try_acquire_owned().unwrap();
         let result = analyzer
             .analyze(None, Vec::new(), SessionContext::default())
@@ -107,5 +169,41 @@ mod tests {
             .unwrap();
         assert_eq!(examination.outcome, evni_analysis::Outcome::Pending);
         assert_eq!(analyzer.model_id(), "rules-1");
+    }
+
+    #[tokio::test]
+    async fn sessions_waiting_together_are_analysed_as_alone() {
+        let models = Arc::new(Models::base().unwrap());
+        let analyzer = Arc::new(Analyzer::new(Some(models.clone()), 256, 2));
+        let config = evni_sim::SimConfig {
+            novel_share: 0.3,
+            ..evni_sim::SimConfig::new(40, 5)
+        };
+        let sessions: Vec<_> = evni_models::data::simulate(&config, 1)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.readings, s.context))
+            .collect();
+        let tasks: Vec<_> = sessions
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, (readings, context))| {
+                let analyzer = analyzer.clone();
+                // Every other session with the rules alone: mixed batches.
+                let models = (i % 2 == 0).then(|| models.clone());
+                tokio::spawn(async move { analyzer.analyze(models.as_ref(), readings, context).await })
+            })
+            .collect();
+        for (i, (task, (readings, context))) in tasks.into_iter().zip(&sessions).enumerate() {
+            let (examination, back) = task.await.unwrap().unwrap();
+            assert_eq!(&back, readings);
+            let alone = if i % 2 == 0 {
+                models.examine(readings, context)
+            } else {
+                evni_analysis::examine(readings, context)
+            };
+            assert_eq!(examination.outcome, alone.outcome, "session {i}");
+        }
     }
 }

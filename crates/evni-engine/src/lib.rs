@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub models: Option<Arc<evni_models::Models>>,
     /// Analyses queued or running at once; beyond, commands answer 503.
     pub max_concurrent_analyses: usize,
+    /// Threads that analyse sessions (see inference.rs).
+    pub analysis_threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +57,7 @@ impl Default for EngineConfig {
             hot_readings: 4_000_000,
             models: None,
             max_concurrent_analyses: 256,
+            analysis_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -86,7 +89,11 @@ impl Engine {
         Self {
             jobs_enqueued: tokio::sync::Notify::new(),
             hot: HotSessions::new(config.hot_readings),
-            analyzer: inference::Analyzer::new(config.models, config.max_concurrent_analyses),
+            analyzer: inference::Analyzer::new(
+                config.models,
+                config.max_concurrent_analyses,
+                config.analysis_threads,
+            ),
             registry: None,
             stations: context::StationContexts::default(),
             tenants: TenantCache::new(store.clone()),

@@ -29,6 +29,8 @@ pub struct Config {
     pub durability: String,
     /// Readings kept in memory across hot sessions.
     pub hot_readings: u64,
+    /// Threads analysing sessions off the async runtime.
+    pub analysis_threads: usize,
     /// Job workers run inside `evni serve` (0: none; run `evni worker`).
     pub workers: usize,
     /// Largest body of a batch submission in bytes.
@@ -74,6 +76,7 @@ impl Default for Config {
             max_meter_values: 50_000,
             durability: "full".into(),
             hot_readings: 4_000_000,
+            analysis_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             workers: 2,
             max_batch_body_bytes: 256 * 1024 * 1024,
             max_batch_sessions: 10_000,
@@ -108,6 +111,7 @@ impl std::fmt::Debug for Config {
             .field("max_meter_values", &self.max_meter_values)
             .field("durability", &self.durability)
             .field("hot_readings", &self.hot_readings)
+            .field("analysis_threads", &self.analysis_threads)
             .field("workers", &self.workers)
             .field("max_batch_body_bytes", &self.max_batch_body_bytes)
             .field("max_batch_sessions", &self.max_batch_sessions)
@@ -172,6 +176,13 @@ impl Config {
         }
         if let Some(v) = env("EVNI_HOT_READINGS") {
             config.hot_readings = v.parse().context("EVNI_HOT_READINGS must be a number")?;
+        }
+        if let Some(v) = env("EVNI_ANALYSIS_THREADS") {
+            config.analysis_threads = v
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .context("EVNI_ANALYSIS_THREADS must be a whole number of at least 1")?;
         }
         if let Some(v) = env("EVNI_WORKERS") {
             config.workers = v.parse().context("EVNI_WORKERS must be a number")?;

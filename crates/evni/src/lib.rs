@@ -60,6 +60,7 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
         store,
         EngineConfig {
             hot_readings: config.hot_readings,
+            analysis_threads: config.analysis_threads,
             models: Some(base_models),
             ..EngineConfig::default()
         },
