@@ -51,11 +51,25 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
+/// What a verified token grants, remembered so that a client sending the
+/// same token on every request pays for the signature check once.
+#[derive(Debug, Clone, Copy)]
+struct Grant {
+    tenant: Uuid,
+    scope: Scope,
+    exp: i64,
+}
+
+/// Tokens remembered as verified; beyond, the least used are checked again.
+const VERIFIED_TOKENS: usize = 10_000;
+/// Seconds of clock skew allowed on `exp`.
+const LEEWAY: i64 = 30;
+
 /// The signing key. Its `Debug` never prints the secret.
-#[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    verified: quick_cache::sync::Cache<String, Grant>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -69,6 +83,7 @@ impl JwtKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
         }
     }
 
@@ -93,9 +108,28 @@ impl JwtKeys {
             .map_err(|e| ApiError::Internal(format!("cannot sign token: {e}")))
     }
 
+    /// The tenant and scope `token` grants, if it is valid now.
+    fn grant(&self, token: &str) -> Result<Grant, ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some(grant) = self.verified.get(token) {
+            if now <= grant.exp.saturating_add(LEEWAY) {
+                return Ok(grant);
+            }
+            self.verified.remove(token);
+        }
+        let claims = self.verify(token)?;
+        let grant = Grant {
+            tenant: claims.sub,
+            scope: claims.scope,
+            exp: claims.exp,
+        };
+        self.verified.insert(token.to_owned(), grant);
+        Ok(grant)
+    }
+
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY as u64;
         validation.set_required_spec_claims(&["exp", "sub"]);
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map(|data| data.claims)
@@ -143,14 +177,72 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(|| ApiError::Unauthorized("Authorization header must be 'Bearer <token>'".into()))?;
-        let claims = state.keys.verify(token)?;
-        let tenant = state.engine.tenants.get(claims.sub).await.map_err(|e| match e {
-            StoreError::NotFound => ApiError::Unauthorized("the token's tenant no longer exists".into()),
-            other => other.into(),
-        })?;
+        let grant = state.keys.grant(token)?;
+        let tenant = state
+            .engine
+            .tenants
+            .get(grant.tenant)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::Unauthorized("the token's tenant no longer exists".into()),
+                other => other.into(),
+            })?;
         Ok(Caller {
             tenant,
-            scope: claims.scope,
+            scope: grant.scope,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_and_token(exp_in: i64) -> (JwtKeys, String) {
+        let keys = JwtKeys::from_secret(&[1u8; 32]);
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: Uuid::new_v4(),
+            tenant: "t".into(),
+            scope: Scope::Write,
+            iat: now,
+            exp: now + exp_in,
+            jti: Uuid::new_v4(),
+        };
+        let token = keys.sign_claims(&claims).unwrap();
+        (keys, token)
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let (keys, token) = keys_and_token(3600);
+        let first = keys.grant(&token).unwrap();
+        assert_eq!(keys.verified.len(), 1);
+        assert_eq!(keys.grant(&token).unwrap().tenant, first.tenant);
+
+        // A remembered grant past its expiry is not used: the token is checked again.
+        keys.verified.insert(
+            token.clone(),
+            Grant {
+                exp: chrono::Utc::now().timestamp() - LEEWAY - 1,
+                ..first
+            },
+        );
+        assert!(keys.grant(&token).is_ok(), "the token itself is still valid");
+        assert!(keys.verified.get(&token).unwrap().exp > chrono::Utc::now().timestamp());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let (keys, token) = keys_and_token(-LEEWAY - 5);
+        assert!(keys.grant(&token).is_err());
+    }
+
+    #[test]
+    fn a_forged_token_is_never_remembered() {
+        let (_, token) = keys_and_token(3600);
+        let keys = JwtKeys::from_secret(&[2u8; 32]);
+        assert!(keys.grant(&token).is_err());
+        assert_eq!(keys.verified.len(), 0);
     }
 }
