@@ -60,6 +60,25 @@ pub(crate) struct SessionDayInput<'a> {
     pub facts: Option<&'a SessionFacts>,
 }
 
+/// Takes `remove` out of a day's sorted plateau values (the nearest one) and
+/// puts `add` in. A median cannot be kept by deltas: the day keeps its values.
+pub(crate) fn move_plateau(values: &mut Vec<f64>, remove: Option<f64>, add: Option<f64>) {
+    if let Some(plateau) = remove {
+        let nearest = values
+            .iter()
+            .enumerate()
+            .min_by(|a, b| (a.1 - plateau).abs().total_cmp(&(b.1 - plateau).abs()))
+            .map(|(i, _)| i);
+        if let Some(at) = nearest {
+            values.remove(at);
+        }
+    }
+    if let Some(plateau) = add {
+        let at = values.partition_point(|v| *v < plateau);
+        values.insert(at, plateau);
+    }
+}
+
 pub(crate) fn median(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();
     match n {
@@ -91,4 +110,22 @@ pub(crate) fn signature(result: &HealthResult) -> String {
         result.anomaly_score,
         keys.join(";")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plateau_moves_within_the_sorted_values() {
+        let mut values = vec![7.0, 11.0, 22.0];
+        move_plateau(&mut values, Some(11.000_000_1), Some(3.5));
+        assert_eq!(values, [3.5, 7.0, 22.0]);
+        move_plateau(&mut values, None, Some(50.0));
+        move_plateau(&mut values, Some(7.0), None);
+        assert_eq!(values, [3.5, 22.0, 50.0]);
+        assert_eq!(median(&values), Some(22.0));
+        move_plateau(&mut values, Some(22.0), None);
+        assert_eq!(median(&values), Some((3.5 + 50.0) / 2.0));
+    }
 }

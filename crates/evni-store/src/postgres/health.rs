@@ -8,7 +8,7 @@ use super::{execute, query, query_one, query_opt, stations, webhooks};
 use crate::health::*;
 use crate::model::*;
 pub(super) use crate::station_days::SessionDayInput;
-use crate::station_days::{median, signature, DayContribution};
+use crate::station_days::{median, move_plateau, signature, DayContribution};
 use crate::StoreError;
 
 /// Moves the session's contribution to the station-day aggregates from what
@@ -90,12 +90,7 @@ async fn shift(
     )
     .await?;
     if old.plateau_kw != new.plateau_kw {
-        if let Some(plateau) = old.plateau_kw {
-            update_plateaus(c, new, plateau, -1).await?;
-        }
-        if let Some(plateau) = new.plateau_kw {
-            update_plateaus(c, new, plateau, 1).await?;
-        }
+        update_plateaus(c, new, old.plateau_kw, new.plateau_kw).await?;
     }
     Ok(())
 }
@@ -123,19 +118,19 @@ async fn add(c: &impl GenericClient, d: &DayContribution, sign: i64) -> Result<(
     )
     .await?;
     match d.plateau_kw {
-        Some(plateau) => update_plateaus(c, d, plateau, sign).await,
+        Some(plateau) if sign > 0 => update_plateaus(c, d, None, Some(plateau)).await,
+        Some(plateau) => update_plateaus(c, d, Some(plateau), None).await,
         None => Ok(()),
     }
 }
 
-/// Adds (`sign` 1) or removes (-1) one plateau value of the day's sorted
-/// list. A median cannot be kept by deltas: the day keeps its values, read
-/// and rewritten under the row's lock so concurrent sessions both count.
+/// Moves one plateau value of the day's sorted list (see [`move_plateau`]),
+/// read and rewritten under the row's lock so concurrent sessions both count.
 async fn update_plateaus(
     c: &impl GenericClient,
     d: &DayContribution,
-    plateau: f64,
-    sign: i64,
+    remove: Option<f64>,
+    add: Option<f64>,
 ) -> Result<(), StoreError> {
     let text: String = query_one(
         c,
@@ -146,17 +141,7 @@ async fn update_plateaus(
     .await?
     .try_get(0)?;
     let mut values: Vec<f64> = serde_json::from_str(&text)?;
-    if sign > 0 {
-        let at = values.partition_point(|v| *v < plateau);
-        values.insert(at, plateau);
-    } else if let Some(at) = values
-        .iter()
-        .enumerate()
-        .min_by(|a, b| (a.1 - plateau).abs().total_cmp(&(b.1 - plateau).abs()))
-        .map(|(i, _)| i)
-    {
-        values.remove(at);
-    }
+    move_plateau(&mut values, remove, add);
     execute(
         c,
         "UPDATE station_days SET plateaus_kw = $4, median_plateau_kw = $5

@@ -8,7 +8,7 @@ use super::{stations, webhooks};
 use crate::health::*;
 use crate::model::*;
 pub(super) use crate::station_days::SessionDayInput;
-use crate::station_days::{median, signature, DayContribution};
+use crate::station_days::{median, move_plateau, signature, DayContribution};
 use crate::StoreError;
 
 /// Moves the session's contribution to the station-day aggregates from what
@@ -74,12 +74,7 @@ fn shift(conn: &Connection, old: &DayContribution, new: &DayContribution) -> Res
         i64::from(new.anomalous) - i64::from(old.anomalous),
     ])?;
     if old.plateau_kw != new.plateau_kw {
-        if let Some(plateau) = old.plateau_kw {
-            update_plateaus(conn, new, plateau, -1)?;
-        }
-        if let Some(plateau) = new.plateau_kw {
-            update_plateaus(conn, new, plateau, 1)?;
-        }
+        update_plateaus(conn, new, old.plateau_kw, new.plateau_kw)?;
     }
     Ok(())
 }
@@ -105,18 +100,18 @@ fn add(conn: &Connection, c: &DayContribution, sign: i64) -> Result<(), StoreErr
         i64::from(c.anomalous) * sign,
     ])?;
     match c.plateau_kw {
-        Some(plateau) => update_plateaus(conn, c, plateau, sign),
+        Some(plateau) if sign > 0 => update_plateaus(conn, c, None, Some(plateau)),
+        Some(plateau) => update_plateaus(conn, c, Some(plateau), None),
         None => Ok(()),
     }
 }
 
-/// Adds (`sign` 1) or removes (-1) one plateau value of the day's sorted
-/// list. A median cannot be kept by deltas: the day keeps its values.
+/// Moves one plateau value of the day's sorted list (see [`move_plateau`]).
 fn update_plateaus(
     conn: &Connection,
     c: &DayContribution,
-    plateau: f64,
-    sign: i64,
+    remove: Option<f64>,
+    add: Option<f64>,
 ) -> Result<(), StoreError> {
     let text: String = conn
         .prepare_cached(
@@ -124,17 +119,7 @@ fn update_plateaus(
         )?
         .query_row(params![c.station_id, c.day, c.connector_id], |r| r.get(0))?;
     let mut values: Vec<f64> = serde_json::from_str(&text)?;
-    if sign > 0 {
-        let at = values.partition_point(|v| *v < plateau);
-        values.insert(at, plateau);
-    } else if let Some(at) = values
-        .iter()
-        .enumerate()
-        .min_by(|a, b| (a.1 - plateau).abs().total_cmp(&(b.1 - plateau).abs()))
-        .map(|(i, _)| i)
-    {
-        values.remove(at);
-    }
+    move_plateau(&mut values, remove, add);
     conn.prepare_cached(
         "UPDATE station_days SET plateaus_kw = ?4, median_plateau_kw = ?5
          WHERE station_id = ?1 AND day = ?2 AND connector_id = ?3",

@@ -60,7 +60,7 @@ impl SqliteOptions {
             readers: 4,
             max_batch: 512,
             // 64 MiB of 4 KiB pages.
-            wal_limit_pages: 16_384,
+            wal_limit_pages: 65_536,
         }
     }
 }
