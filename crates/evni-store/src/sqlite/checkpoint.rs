@@ -6,10 +6,10 @@
 //! It cannot restart the WAL, though: the WAL starts over only when a
 //! checkpoint has copied every frame and the next write begins, and under
 //! steady writes new frames always arrive while it copies, so the WAL would
-//! grow without end (measured: 3 GB in 30 s of PATCH load). So the writer
-//! keeps SQLite's own checkpoint, at a large limit (`wal_limit_pages`): it
-//! then finishes, between two commits, the little this thread has not yet
-//! copied, and the WAL starts over.
+//! grow without end (measured: 3 GB in 30 s of PATCH load). So once the
+//! WAL reaches `wal_limit_pages`, the writer finishes a checkpoint itself
+//! between two commits (writer.rs): only what this thread has not copied
+//! yet is left, and the next commit starts the WAL over.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};

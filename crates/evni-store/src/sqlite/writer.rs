@@ -1,8 +1,11 @@
 //! Group commit: one thread owns the write connection, takes every write
 //! waiting in its queue, runs each in its own savepoint inside one
-//! transaction and answers all of them once the commit is durable.
+//! transaction and answers all of them once the commit is durable. Once the
+//! WAL has grown to its limit, the thread finishes a checkpoint after
+//! answering, so that the WAL starts over (see checkpoint.rs).
 
 use std::any::Any;
+use std::cell::Cell;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -26,11 +29,21 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection, max_batch: usize) -> Result<Self, StoreError> {
+    pub(super) fn start(
+        conn: Connection,
+        max_batch: usize,
+        wal_limit_pages: u32,
+    ) -> Result<Self, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
         std::thread::Builder::new()
             .name("evni-sqlite-writer".into())
-            .spawn(move || run(conn, jobs, max_batch.max(1)))
+            .spawn(move || {
+                conn.wal_hook(Some(|_, pages| {
+                    WAL_PAGES.set(pages);
+                    Ok(())
+                }));
+                run(conn, jobs, max_batch.max(1), wal_limit_pages)
+            })
             .map_err(|e| StoreError::Database(format!("cannot start writer thread: {e}")))?;
         Ok(Self { queue })
     }
@@ -58,7 +71,12 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
+thread_local! {
+    /// Pages in the WAL after the writer's last commit (SQLite's WAL hook).
+    static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
+}
+
+fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize, wal_limit_pages: u32) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -69,6 +87,15 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
             }
         }
         commit_batch(&conn, &mut batch);
+        if WAL_PAGES.get() as u32 >= wal_limit_pages {
+            // After the answers: no client waits for this batch any more.
+            // With the writer between commits the checkpoint can finish, and
+            // the next commit starts the WAL over.
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
+            }
+            WAL_PAGES.set(0);
+        }
     }
     tracing::debug!("sqlite writer stopped");
 }
