@@ -23,7 +23,7 @@ pub const FEATURES: usize = 13;
 /// Length of the flattened matrix.
 pub const INPUTS: usize = BUCKETS * FEATURES;
 /// Bumped whenever a feature's definition changes.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2;
 
 /// Name of each feature, in column order (recorded in model sidecars).
 pub const FEATURE_NAMES: [&str; FEATURES] = [
@@ -39,7 +39,7 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "soc_known",
     "readings_rel_busiest_bucket",
     "phase_current_imbalance",
-    "power_switching_rate",
+    "power_switches",
 ];
 
 /// Column indices, for code that reads single features.
@@ -65,6 +65,10 @@ const REL_CLIP: f64 = 4.0;
 const BUCKET_HOURS: f64 = 0.25;
 /// Per-phase currents below this (A) say nothing about imbalance.
 const IMBALANCE_MIN_AMPS: f64 = 1.0;
+/// Switches between delivering and not in one bucket are counted up to
+/// this many: a charge starting or stopping switches once, anything that
+/// switches again and again is alike however often it is sampled.
+const MAX_SWITCHES: u32 = 4;
 
 /// The feature matrix of one session window.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,9 +153,9 @@ pub fn extract(series: &Series) -> SessionFeatures {
             row[column::SOC_KNOWN] = 1.0;
         }
         row[column::READINGS] = (b.readings as f64 / busiest) as f32;
-        if b.power_samples > 1 {
-            row[column::SWITCHING] = (raw.switches[i] as f64 / (b.power_samples - 1) as f64) as f32;
-        }
+        // A count, not a rate per sample: a rate makes power toggling every
+        // few minutes look calmer the more often the meter reports.
+        row[column::SWITCHING] = (raw.switches[i].min(MAX_SWITCHES) as f64 / f64::from(MAX_SWITCHES)) as f32;
         if raw.imbalance_instants[i] > 0 {
             row[column::PHASE_IMBALANCE] = (raw.imbalance_sum[i] / raw.imbalance_instants[i] as f64) as f32;
         }
@@ -335,6 +339,37 @@ mod tests {
         let f = extract_from_readings(&readings, &SessionContext::default()).unwrap();
         assert_eq!(f.get(0, column::PHASE_IMBALANCE), 0.0);
         assert!((f.get(3, column::PHASE_IMBALANCE) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn power_switching_on_and_off_counts_alike_at_any_sampling() {
+        for step in [1, 3, 5] {
+            let mut readings = Vec::new();
+            let mut energy = 1000.0;
+            for m in (0..=60).step_by(step) {
+                // Full power, then off every other 5 minutes from minute 30.
+                let on = m < 30 || (m / 5) % 2 == 0;
+                let kw = if on { 11.0 } else { 0.0 };
+                readings.push(reading(m, Measurand::EnergyActiveImportRegister, None, energy));
+                readings.push(reading(m, Measurand::PowerActiveImport, None, kw));
+                energy += kw * step as f64 / 60.0;
+            }
+            let f = extract_from_readings(&readings, &SessionContext::default()).unwrap();
+            assert_eq!(f.get(0, column::SWITCHING), 0.0, "every {step} min");
+            assert!(
+                f.get(2, column::SWITCHING) >= 0.5,
+                "every {step} min: {}",
+                f.get(2, column::SWITCHING)
+            );
+        }
+        // A charge ending switches once.
+        let mut readings = steady(60);
+        for m in (65..=120).step_by(5) {
+            readings.push(reading(m, Measurand::EnergyActiveImportRegister, None, 1011.0));
+            readings.push(reading(m, Measurand::PowerActiveImport, None, 0.0));
+        }
+        let f = extract_from_readings(&readings, &SessionContext::default()).unwrap();
+        assert_eq!(f.get(4, column::SWITCHING), 0.25);
     }
 
     #[test]

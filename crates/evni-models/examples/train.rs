@@ -27,6 +27,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if let Ok(t) = std::env::var("TARGET_FALSE_ALARMS") {
                 c.target_false_alarm_rate = t.parse()?;
             }
+            if let Ok(s) = std::env::var("DELAYED") {
+                c.delayed_start_share = s.parse()?;
+            }
+            if let Ok(s) = std::env::var("MAX_SCALE") {
+                c.max_scale = s.parse()?;
+            }
+            if let Ok(s) = std::env::var("RUN_WINDOW") {
+                c.run_window_buckets = s.parse()?;
+            }
+            if let Ok(s) = std::env::var("STATIONS") {
+                c.stations = s.parse()?;
+            }
+            if let Ok(s) = std::env::var("TRAIN_SESSIONS") {
+                c.train_sessions = s.parse()?;
+            }
+            if let Ok(s) = std::env::var("CAL_SESSIONS") {
+                c.calibration_sessions = s.parse()?;
+            }
             if let Ok(e) = std::env::var("EPOCHS") {
                 c.epochs = e.parse()?;
             }

@@ -177,6 +177,7 @@ mod tests {
             sequence_length: 24,
             threshold: 0.1,
             min_run: 2,
+            window: 2,
         }
     }
 

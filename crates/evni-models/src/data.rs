@@ -121,7 +121,6 @@ pub fn default_threads() -> usize {
 /// the simulator draws tails of at most 1 h (DC) or 4 h (AC), so training
 /// data gets longer ones this way. `None` when the SoC says not full.
 pub fn with_idle_tail(sample: &Sample, minutes: i64) -> Option<Sample> {
-    let last_ts = sample.readings.last()?.ts;
     let soc = sample
         .readings
         .iter()
@@ -131,21 +130,46 @@ pub fn with_idle_tail(sample: &Sample, minutes: i64) -> Option<Sample> {
     if soc.is_some_and(|s| s < 90.0) {
         return None;
     }
+    let last_ts = sample.readings.last()?.ts;
+    let interval = median_interval(sample)?;
+    let times = (1..).map(|k| last_ts + k * interval);
+    let until = last_ts + minutes * MICROS_PER_MINUTE;
+    Some(idle_readings(sample, last_ts, times.take_while(|t| *t <= until)))
+}
+
+/// The same session with a delayed start: the vehicle is plugged in
+/// `minutes` before charging begins, at zero power, sampled at the
+/// session's median interval (analysis.md §3: normal). The simulator
+/// delays AC charges by up to 90 min but DC charges by minutes only, so
+/// training data gets delays of any charge this way.
+pub fn with_delayed_start(sample: &Sample, minutes: i64) -> Option<Sample> {
+    let first_ts = sample.readings.first()?.ts;
+    let interval = median_interval(sample)?;
+    let from = first_ts - minutes * MICROS_PER_MINUTE;
+    let times = (1..).map(|k| first_ts - k * interval);
+    Some(idle_readings(sample, first_ts, times.take_while(|t| *t >= from)))
+}
+
+fn median_interval(sample: &Sample) -> Option<i64> {
     let mut times: Vec<i64> = sample.readings.iter().map(|r| r.ts).collect();
     times.dedup();
     let mut gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
     gaps.sort_unstable();
-    let interval = gaps.get(gaps.len() / 2).copied()?.max(MICROS_PER_MINUTE / 2);
-    let last: Vec<Reading> = sample
+    Some(gaps.get(gaps.len() / 2).copied()?.max(MICROS_PER_MINUTE / 2))
+}
+
+/// The session plus, at each of `times`, the readings of its instant
+/// `like_ts` with power and current at zero (registers and SoC held).
+fn idle_readings(sample: &Sample, like_ts: i64, times: impl Iterator<Item = i64>) -> Sample {
+    let like: Vec<Reading> = sample
         .readings
         .iter()
-        .filter(|r| r.ts == last_ts)
+        .filter(|r| r.ts == like_ts)
         .copied()
         .collect();
     let mut readings = sample.readings.clone();
-    let mut ts = last_ts + interval;
-    while ts <= last_ts + minutes * MICROS_PER_MINUTE {
-        for r in &last {
+    for ts in times {
+        for r in &like {
             let mut r = *r;
             r.ts = ts;
             if matches!(
@@ -156,10 +180,9 @@ pub fn with_idle_tail(sample: &Sample, minutes: i64) -> Option<Sample> {
             }
             readings.push(r);
         }
-        ts += interval;
     }
-    Some(Sample {
-        readings,
+    Sample {
+        readings: normalize(readings),
         ..sample.clone()
-    })
+    }
 }

@@ -114,14 +114,6 @@ fn sampling_from_30_s_to_15_min_with_jitter_is_normal() {
                 "{interval_s} s: {}",
                 a.anomaly_confidence
             );
-            // Known gap of CSAR-2 1.0.0: 15-min sampling with +-4.5 min of
-            // jitter leaves buckets of a DC idle tail empty, which the
-            // simulator never produces (its jitter is a few seconds), and
-            // CSAR-2 calls buckets 4-7 unusual. Left out here, listed as
-            // undone; the rules' copy of this test still covers it.
-            if interval_s == 900 && jitter > 0.0 {
-                continue;
-            }
             assert_normal(&charge(meter, 180.0, &[], dc));
         }
     }

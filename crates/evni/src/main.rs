@@ -103,6 +103,10 @@ enum Command {
         /// In process: the rules alone, without the learned models.
         #[arg(long)]
         rules_only: bool,
+        /// In process: the models in this directory (`csar_2/` and
+        /// `csar_c_2/`, as `evni train` writes them) instead of the shipped ones.
+        #[arg(long, conflicts_with_all = ["rules_only", "url"])]
+        models: Option<PathBuf>,
     },
 }
 
@@ -241,13 +245,19 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             url,
             token,
             rules_only,
+            models,
         } => {
-            use evni::commands::eval::Target;
+            use evni::commands::eval::{ModelChoice, Target};
             let target = match (url, token) {
                 (Some(url), Some(token)) => Target::Http { url, token },
                 _ => Target::InProcess,
             };
-            evni::commands::eval::run(&file, target, !rules_only).await
+            let models = match (rules_only, models) {
+                (true, _) => ModelChoice::None,
+                (false, Some(dir)) => ModelChoice::Dir(dir),
+                (false, None) => ModelChoice::Base,
+            };
+            evni::commands::eval::run(&file, target, models).await
         }
         Command::Simulate { .. } | Command::Train { .. } | Command::EvalStations { .. } => {
             unreachable!("handled before the runtime starts")

@@ -33,6 +33,7 @@ pub fn train_csar2(config: &TrainConfig) -> Result<(Csar2, Vec<u8>), ModelError>
         seed,
         kinds: Some(vec![SessionKind::Clean]),
         id_prefix: prefix.to_string(),
+        stations: config.stations,
         ..SimConfig::default()
     };
     let mut train = features(clean(config.train_sessions, config.seed, "TRAIN"))?;
@@ -47,8 +48,21 @@ pub fn train_csar2(config: &TrainConfig) -> Result<(Csar2, Vec<u8>), ModelError>
             Some((tail.features()?, tail))
         })
         .collect();
+    // Delayed starts of any charge, also DC (the simulator delays DC
+    // charges by minutes only; analysis.md §3: normal).
+    let mut delays = ChaCha8Rng::seed_from_u64(config.seed ^ 0xde1a);
+    let delayed: Vec<(SessionFeatures, Sample)> = train
+        .iter()
+        .filter_map(|(_, s)| {
+            let chosen = delays.random_bool(config.delayed_start_share);
+            let minutes = delays.random_range(15..=150);
+            let delayed = data::with_delayed_start(s, minutes).filter(|_| chosen)?;
+            Some((delayed.features()?, delayed))
+        })
+        .collect();
     train.extend(extra);
-    let scale: [f32; FEATURES] = column_scales(train.iter().map(|(f, _)| f))
+    train.extend(delayed);
+    let scale: [f32; FEATURES] = column_scales(train.iter().map(|(f, _)| f), config.max_scale)
         .try_into()
         .map_err(|_| ModelError::Training("scales".into()))?;
     let mut x = vec![0f32; train.len() * INPUTS];
@@ -84,6 +98,7 @@ pub fn train_csar2(config: &TrainConfig) -> Result<(Csar2, Vec<u8>), ModelError>
         thresholds: BTreeMap::from([
             ("bucket_error".into(), 1.0),
             ("min_run_buckets".into(), config.min_run_buckets as f64),
+            ("run_window_buckets".into(), config.run_window_buckets as f64),
         ]),
         metrics: Metrics {
             precision: 0.0,
@@ -122,6 +137,7 @@ pub fn train_csar2(config: &TrainConfig) -> Result<(Csar2, Vec<u8>), ModelError>
         fault_share: 0.0,
         novel_share: 0.5,
         id_prefix: "EVAL".into(),
+        stations: config.stations,
         ..SimConfig::default()
     })?;
     card.metrics = measure(&calibrated, &eval, loss);

@@ -33,6 +33,7 @@ pub fn train_csarc2(config: &TrainConfig) -> Result<(CsarC2, Vec<u8>), ModelErro
             seed,
             fault_share: 0.8,
             id_prefix: prefix.to_string(),
+            stations: config.stations,
             ..SimConfig::default()
         };
         Ok(data::simulate(&sim, config.threads)?
@@ -42,7 +43,7 @@ pub fn train_csarc2(config: &TrainConfig) -> Result<(CsarC2, Vec<u8>), ModelErro
     };
     // A seed stream apart from CSAR-2's training data.
     let train = sessions(config.train_sessions, config.seed + 7, "TRAINC")?;
-    let scale: [f32; FEATURES] = column_scales(train.iter().map(|(f, _)| f))
+    let scale: [f32; FEATURES] = column_scales(train.iter().map(|(f, _)| f), config.max_scale)
         .try_into()
         .map_err(|_| ModelError::Training("scales".into()))?;
     let (x, y) = bucket_samples(&train, &scale);

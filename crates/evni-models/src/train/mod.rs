@@ -17,7 +17,7 @@ pub use csar2::train_csar2;
 pub use csarc2::train_csarc2;
 
 /// Artifact version written by this code.
-pub const VERSION: &str = "1.0.0";
+pub const VERSION: &str = "2.0.0";
 pub const FRAMEWORK: &str = "candle 0.11.1 (training); plain-Rust inference";
 
 /// Seed offsets of the calibration and evaluation sets.
@@ -38,10 +38,23 @@ pub struct TrainConfig {
     pub hidden: Vec<usize>,
     /// CSAR-2: share of held-out normal sessions allowed to alarm.
     pub target_false_alarm_rate: f64,
-    /// CSAR-2: consecutive buckets above the threshold that make a finding.
+    /// CSAR-2: buckets above the threshold that make a finding...
     pub min_run_buckets: usize,
+    /// ...within this many consecutive buckets.
+    pub run_window_buckets: usize,
     /// CSAR-2: share of training sessions also added with a long idle tail.
     pub idle_tail_share: f64,
+    /// CSAR-2: share of training sessions also added with a delayed start.
+    pub delayed_start_share: f64,
+    /// Size of the simulated station pool of every data set: a station's
+    /// meter (interval, measurands, load management) shapes its sessions,
+    /// so a small pool teaches the quirks of a few stations.
+    pub stations: usize,
+    /// Upper bound of the per-column input scales: a column that is rarely
+    /// far from zero (switches, phase imbalance, register against power)
+    /// gets up to this weight, so that a fault showing only there still
+    /// stands out of the reconstruction error.
+    pub max_scale: f64,
     /// Threads simulating data (does not change the result).
     #[serde(skip)]
     pub threads: usize,
@@ -53,15 +66,20 @@ impl TrainConfig {
         TrainConfig {
             seed,
             train_sessions: 16_000,
-            calibration_sessions: 8_000,
+            // Enough that the threshold's quantile rests on tens of sessions.
+            calibration_sessions: 16_000,
             eval_sessions: 4_000,
             epochs: 40,
             batch: 128,
             learning_rate: 2e-3,
             hidden: vec![192, 32, 192],
-            target_false_alarm_rate: 0.001,
-            min_run_buckets: 4,
+            target_false_alarm_rate: 0.002,
+            min_run_buckets: 3,
+            run_window_buckets: 4,
             idle_tail_share: 0.3,
+            delayed_start_share: 0.15,
+            stations: 2000,
+            max_scale: 10.0,
             threads: crate::data::default_threads(),
         }
     }
@@ -79,7 +97,11 @@ impl TrainConfig {
             hidden: vec![64, 32],
             target_false_alarm_rate: 0.0025,
             min_run_buckets: 0,
+            run_window_buckets: 0,
             idle_tail_share: 0.0,
+            delayed_start_share: 0.0,
+            stations: 2000,
+            max_scale: 4.0,
             threads: crate::data::default_threads(),
         }
     }
@@ -95,9 +117,12 @@ impl TrainConfig {
 }
 
 /// Per-column scales: one over the root mean square of the column over
-/// in-sequence buckets, bounded so that a rarely non-zero column neither
-/// vanishes nor dominates.
-pub(crate) fn column_scales<'a>(samples: impl Iterator<Item = &'a SessionFeatures>) -> Vec<f32> {
+/// in-sequence buckets, bounded (`0.5..=max_scale`) so that a rarely
+/// non-zero column neither vanishes nor dominates.
+pub(crate) fn column_scales<'a>(
+    samples: impl Iterator<Item = &'a SessionFeatures>,
+    max_scale: f64,
+) -> Vec<f32> {
     let mut sum = [0f64; FEATURES];
     let mut n = 0usize;
     for f in samples {
@@ -111,7 +136,7 @@ pub(crate) fn column_scales<'a>(samples: impl Iterator<Item = &'a SessionFeature
     sum.iter()
         .map(|s| {
             let rms = (s / n.max(1) as f64).sqrt();
-            (1.0 / rms.max(1e-9)).clamp(0.5, 4.0) as f32
+            (1.0 / rms.max(1e-9)).clamp(0.5, max_scale.max(0.5)) as f32
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 //! false-alarm rate and throughput.
 
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -35,9 +35,25 @@ pub enum Target {
     Http { url: String, token: String },
 }
 
-pub async fn run(path: &Path, target: Target, use_models: bool) -> anyhow::Result<()> {
-    let models = match (&target, use_models) {
-        (Target::InProcess, true) => Some(evni_models::Models::base().context("loading the base models")?),
+/// Which models analyse in process.
+pub enum ModelChoice {
+    /// The rules alone.
+    None,
+    /// The base models shipped with this build.
+    Base,
+    /// Artifacts written by `evni train` under one directory.
+    Dir(PathBuf),
+}
+
+pub async fn run(path: &Path, target: Target, models: ModelChoice) -> anyhow::Result<()> {
+    let models = match (&target, models) {
+        (Target::InProcess, ModelChoice::Base) => {
+            Some(evni_models::Models::base().context("loading the base models")?)
+        }
+        (Target::InProcess, ModelChoice::Dir(dir)) => Some(
+            evni_models::Models::load_dir(&dir)
+                .with_context(|| format!("loading models from {}", dir.display()))?,
+        ),
         _ => None,
     };
     let mut evaluation = Evaluation::default();

@@ -35,17 +35,18 @@ async fn the_shipped_models_are_listed_with_their_measured_metrics() {
     assert_eq!(shade["metrics"]["parameters"]["baseline_days"], 28);
 
     let detail = app.get_ok("/v1/models/model-csar2-base").await;
-    assert_eq!(detail["s3_path"], "models/csar_2/1.0.0/model.safetensors");
+    let artifact = format!(
+        "models/csar_2/{}/model.safetensors",
+        card["version"].as_str().unwrap()
+    );
+    assert_eq!(detail["s3_path"], artifact.as_str());
     assert!(detail["description"].as_str().unwrap().contains("autoencoder"));
     assert!(detail["created_at"].as_str().is_some());
     // The artifact is in the object store (under the data dir).
     let objects = app.app_state.models.objects();
     assert!(objects.url().ends_with("/objects"));
     assert_eq!(
-        objects
-            .get("models/csar_2/1.0.0/model.safetensors")
-            .await
-            .unwrap(),
+        objects.get(&artifact).await.unwrap(),
         std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../models/csar_2/model.safetensors"
