@@ -1,11 +1,12 @@
 //! Fine-tuning CSAR-2 on a tenant's sessions: training continues from the
-//! base weights on the tenant's normal sessions (mixed with simulated clean
-//! ones so the model does not forget ordinary charging), the threshold is
-//! recalibrated on held-out sessions, and the result is measured against
-//! the base model on the same held-out sessions and on faults.
+//! base weights on the tenant's normal sessions mixed with replayed
+//! simulated ordinary ones (so the model does not forget ordinary charging
+//! and keeps finding what is unlike both), the threshold is recalibrated on
+//! held-out sessions of both kinds, and the result is measured against the
+//! base model on the same held-out sessions and on faults.
 //!
-//! Also [`load_balanced`]: a fleet whose chargers step down every hour for
-//! load balancing, a normal pattern the base model never saw.
+//! [`crate::fleet`] shows it on a tenant whose normal sessions the base
+//! model never saw.
 
 use std::collections::BTreeMap;
 
@@ -40,8 +41,13 @@ pub struct FineTuneConfig {
 pub struct FineTuneData {
     /// Normal sessions to train on (the tenant's, and replayed simulated ones).
     pub train: Vec<SessionFeatures>,
-    /// Held-out normal sessions: the threshold is set on them.
+    /// Held-out normal sessions of the tenant: the threshold is set on
+    /// them and on `replay_calibration`.
     pub calibration: Vec<SessionFeatures>,
+    /// Held-out simulated ordinary sessions (see [`replay`]): with them the
+    /// threshold rests on enough sessions for its quantile even when the
+    /// tenant has few, so it does not jump to the tenant's worst session.
+    pub replay_calibration: Vec<SessionFeatures>,
     /// Held-out normal sessions: false alarms are measured on them.
     pub evaluation: Vec<SessionFeatures>,
     /// Sessions with a labelled fault: recall is measured on them.
@@ -173,10 +179,17 @@ pub fn fine_tune_csar2(
         "config": config,
         "train_sessions": data.train.len(),
         "calibration_sessions": data.calibration.len(),
+        "replay_calibration_sessions": data.replay_calibration.len(),
         "final_training_loss": loss,
     });
     let provisional = Csar2::from_parts(&weights, card.clone())?;
-    let mut errors: Vec<f32> = scores(&provisional, &data.calibration)
+    let pooled: Vec<SessionFeatures> = data
+        .calibration
+        .iter()
+        .chain(&data.replay_calibration)
+        .cloned()
+        .collect();
+    let mut errors: Vec<f32> = scores(&provisional, &pooled)
         .iter()
         .map(Csar2Score::session_error)
         .collect();
@@ -212,6 +225,32 @@ pub fn fine_tune_csar2(
     let model = Csar2::from_parts(&weights, card)?;
     Ok((model, weights, before, after))
 }
+
+/// Simulated ordinary sessions to replay while fine-tuning: `train` to
+/// train on beside the tenant's sessions and `calibration` held out for
+/// the threshold, drawn from as many stations as the base model's data.
+pub fn replay(
+    train: usize,
+    calibration: usize,
+    seed: u64,
+) -> Result<(Vec<SessionFeatures>, Vec<SessionFeatures>), ModelError> {
+    let sim = evni_sim::SimConfig {
+        sessions: train + calibration,
+        seed,
+        kinds: Some(vec![evni_sim::SessionKind::Clean]),
+        stations: REPLAY_STATIONS,
+        id_prefix: "REPLAY".into(),
+        ..evni_sim::SimConfig::default()
+    };
+    let mut all: Vec<SessionFeatures> = crate::data::simulate(&sim, crate::data::default_threads())?
+        .iter()
+        .filter_map(crate::data::Sample::features)
+        .collect();
+    let held_out = all.split_off(train.min(all.len()));
+    Ok((all, held_out))
+}
+
+const REPLAY_STATIONS: usize = 2000;
 
 /// False alarms on `data.evaluation` and recall on `data.faults`.
 pub fn figures(model: &Csar2, data: &FineTuneData) -> Figures {
@@ -275,100 +314,4 @@ fn ratio(a: usize, b: usize) -> f64 {
     } else {
         a as f64 / b as f64
     }
-}
-
-/// Hourly load balancing: from minute `offset` of every hour of the
-/// session, for `minutes`, the charger delivers `factor` of its power.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoadBalancing {
-    pub offset_minutes: i64,
-    pub minutes: i64,
-    pub factor: f64,
-}
-
-impl Default for LoadBalancing {
-    /// 20 minutes at 15 % every hour: above the 10 % of plateau under which
-    /// a bucket is an ENERGY_PIT, so the rules see normal load management.
-    fn default() -> Self {
-        Self {
-            offset_minutes: 30,
-            minutes: 20,
-            factor: 0.15,
-        }
-    }
-}
-
-/// The session as a load-balanced fleet would report it: power and current
-/// scaled down in the hourly windows, energy registers holding back the
-/// energy not delivered. SoC and labels stay as they are.
-pub fn load_balanced(session: &evni_sim::SimulatedSession, lb: LoadBalancing) -> evni_sim::SimulatedSession {
-    use evni_domain::Measurand;
-    let parse = |t: &str| {
-        chrono::DateTime::parse_from_rfc3339(t)
-            .map(|d| d.timestamp_micros())
-            .unwrap_or(0)
-    };
-    let mut out = session.clone();
-    let values = &mut out.request.meter_values;
-    let Some(t0) = values.iter().map(|v| parse(&v.timestamp)).min() else {
-        return out;
-    };
-    let minute = 60_000_000i64;
-    let throttled = |t: i64| {
-        let m = (t - t0).div_euclid(minute).rem_euclid(60);
-        m >= lb.offset_minutes && m < lb.offset_minutes + lb.minutes
-    };
-    // Minutes throttled between t0 and t (the share of energy held back).
-    let throttled_before = |t: i64| -> f64 {
-        let elapsed = (t - t0) as f64 / minute as f64;
-        let hours = (elapsed / 60.0).floor();
-        let within = elapsed - hours * 60.0;
-        let start = lb.offset_minutes as f64;
-        let partial = (within - start).clamp(0.0, lb.minutes as f64);
-        hours * lb.minutes as f64 + partial
-    };
-    let is_register = |m: Option<Measurand>| matches!(m, None | Some(Measurand::EnergyActiveImportRegister));
-    // Each register series: times and values, to find the energy that
-    // flowed during throttled minutes (assumed spread evenly per interval).
-    let mut series: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
-    let key =
-        |v: &evni_sim::MeterValue| format!("{:?}{:?}{:?}{:?}", v.measurand, v.unit, v.phase, v.location);
-    for v in values.iter().filter(|v| is_register(v.measurand)) {
-        series
-            .entry(key(v))
-            .or_default()
-            .push((parse(&v.timestamp), v.value));
-    }
-    for s in series.values_mut() {
-        s.sort_by_key(|(t, _)| *t);
-    }
-    for v in values.iter_mut() {
-        let t = parse(&v.timestamp);
-        if is_register(v.measurand) {
-            let s = &series[&key(v)];
-            let mut held = 0.0;
-            for w in s.windows(2) {
-                let ((ta, va), (tb, vb)) = (w[0], w[1]);
-                if ta >= t {
-                    break;
-                }
-                let end = tb.min(t);
-                let span = (tb - ta) as f64;
-                if span <= 0.0 {
-                    continue;
-                }
-                let throttled_minutes = throttled_before(end) - throttled_before(ta);
-                let rate = (vb - va).max(0.0) / span;
-                held += rate * throttled_minutes * minute as f64 * (1.0 - lb.factor);
-            }
-            v.value -= held;
-        } else if matches!(
-            v.measurand,
-            Some(Measurand::PowerActiveImport | Measurand::CurrentImport)
-        ) && throttled(t)
-        {
-            v.value *= lb.factor;
-        }
-    }
-    out
 }

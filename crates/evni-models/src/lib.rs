@@ -14,6 +14,7 @@ pub mod csar2;
 pub mod csarc2;
 pub mod data;
 pub mod fine_tune;
+pub mod fleet;
 pub mod mlp;
 pub mod train;
 

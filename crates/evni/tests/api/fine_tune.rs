@@ -164,13 +164,14 @@ async fn activating_a_fine_tuned_model_changes_the_verdicts_of_that_tenant_only(
     let model_id = status["result_model_id"].as_str().unwrap().to_owned();
 
     // A session unlike the fleet's: three hours at 11 kW stepping down to
-    // 15 % for 20 minutes every hour.
+    // half for 20 minutes every hour (load management far from any rule's
+    // threshold, so the verdict's normality score is the model's).
     let mut energy = 50.0;
     let values: Vec<Value> = (0..=180)
         .map(|m| {
             let value = kwh(m, energy);
             energy += if m % 60 >= 30 && m % 60 < 50 {
-                11.0 * 0.15
+                11.0 * 0.5
             } else {
                 11.0
             } / 60.0;

@@ -1,0 +1,46 @@
+//! Fine-tuning matters (issue 5): a fleet whose chargers pause every half
+//! hour gets many false alarms from the base CSAR-2 and few from CSAR-2
+//! fine-tuned on its sessions, which still finds faults.
+
+use evni_models::fleet::{self, FleetConfig};
+use evni_models::Models;
+
+#[test]
+fn fine_tuning_on_a_load_balanced_fleet_removes_false_alarms_and_keeps_finding_faults() {
+    let base = Models::base().unwrap();
+    let config = FleetConfig {
+        fault_sessions: 160,
+        replay_calibration: 1500,
+        ..FleetConfig::new(600, 30)
+    };
+    let r = fleet::run(&base, &config).unwrap();
+    let [base_csar2, tuned_csar2] = r.csar2;
+    let [base_all, tuned_all] = r.analysis;
+    let report = format!("{:#?} {:#?} {:#?}", r.csar2, r.ordinary, r.analysis);
+    // Many false alarms before, far fewer after.
+    assert!(base_all.false_alarm_rate() >= 0.1, "{report}");
+    assert!(
+        tuned_all.false_alarm_rate() * 4.0 <= base_all.false_alarm_rate(),
+        "{report}"
+    );
+    assert!(
+        tuned_csar2.false_alarms * 4 <= base_csar2.false_alarms,
+        "{report}"
+    );
+    // The rules' faults are found as before.
+    assert!(
+        tuned_all.physical_recall() >= base_all.physical_recall() - 0.02,
+        "{report}"
+    );
+    // Novel faults in ordinary sessions: nothing forgotten.
+    let [base_ordinary, tuned_ordinary] = r.ordinary;
+    assert!(
+        tuned_ordinary.recall() >= base_ordinary.recall() - 0.05,
+        "{report}"
+    );
+    // Novel faults in the fleet's own sessions: the pauses are themselves
+    // power dropping to zero and back, so part of what the base model
+    // "found" there was the pauses, and some loss remains.
+    assert!(tuned_csar2.recall() >= base_csar2.recall() - 0.15, "{report}");
+    assert!(tuned_csar2.recall() >= 0.6, "{report}");
+}
