@@ -30,6 +30,8 @@ pub struct FleetConfig {
     pub replay_ratio: usize,
     pub epochs: usize,
     pub learning_rate: f64,
+    /// Of the pooled held-out sessions (the fleet's and ordinary ones).
+    pub target_false_alarm_rate: f64,
     pub seed: u64,
     pub load_balancing: LoadBalancing,
 }
@@ -43,6 +45,7 @@ impl FleetConfig {
             replay_ratio: 2,
             epochs,
             learning_rate: 1e-3,
+            target_false_alarm_rate: 0.005,
             seed: 77,
             load_balancing: LoadBalancing::default(),
         }
@@ -177,7 +180,7 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
         learning_rate: config.learning_rate,
         batch_size: 64,
         seed: config.seed,
-        target_false_alarm_rate: 0.002,
+        target_false_alarm_rate: config.target_false_alarm_rate,
         version: format!("{}-ft.fleet", crate::Model::version(&base.csar2)),
     };
     let started = Instant::now();

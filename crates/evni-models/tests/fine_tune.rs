@@ -18,9 +18,9 @@ fn fine_tuning_on_a_load_balanced_fleet_removes_false_alarms_and_keeps_finding_f
     let [base_all, tuned_all] = r.analysis;
     let report = format!("{:#?} {:#?} {:#?}", r.csar2, r.ordinary, r.analysis);
     // Many false alarms before, far fewer after.
-    assert!(base_all.false_alarm_rate() >= 0.1, "{report}");
+    assert!(base_all.false_alarm_rate() >= 0.2, "{report}");
     assert!(
-        tuned_all.false_alarm_rate() * 4.0 <= base_all.false_alarm_rate(),
+        tuned_all.false_alarm_rate() * 3.0 <= base_all.false_alarm_rate(),
         "{report}"
     );
     assert!(
@@ -35,12 +35,11 @@ fn fine_tuning_on_a_load_balanced_fleet_removes_false_alarms_and_keeps_finding_f
     // Novel faults in ordinary sessions: nothing forgotten.
     let [base_ordinary, tuned_ordinary] = r.ordinary;
     assert!(
-        tuned_ordinary.recall() >= base_ordinary.recall() - 0.05,
+        tuned_ordinary.recall() >= base_ordinary.recall() - 0.03,
         "{report}"
     );
     // Novel faults in the fleet's own sessions: the pauses are themselves
     // power dropping to zero and back, so part of what the base model
-    // "found" there was the pauses, and some loss remains.
-    assert!(tuned_csar2.recall() >= base_csar2.recall() - 0.15, "{report}");
-    assert!(tuned_csar2.recall() >= 0.6, "{report}");
+    // "found" there was the pauses, and a little loss remains.
+    assert!(tuned_csar2.recall() >= base_csar2.recall() - 0.1, "{report}");
 }
