@@ -213,6 +213,17 @@ impl ModelRegistry {
         };
         let weights = self.objects.get(weights_path).await?;
         let card: ModelCard = serde_json::from_slice(&self.objects.get(&card_path).await?)?;
+        if card.features.version != evni_analysis::features::FEATURE_VERSION {
+            // Fine-tuned on features this build no longer computes (made
+            // before an upgrade): the base model analyses the tenant's
+            // sessions until it is fine-tuned again, rather than none.
+            tracing::warn!(
+                model = %record.id,
+                features = card.features.version,
+                "the model reads features of another version; using the base CSAR-2"
+            );
+            return Ok(self.base.csar2.clone());
+        }
         Csar2::from_parts(&weights, card)
             .map_err(|e| StoreError::Database(format!("model '{}': {e}", record.id)))
     }

@@ -268,3 +268,45 @@ async fn a_fine_tune_run_again_after_a_crash_registers_its_model_once() {
     assert_eq!(tenant_models.len(), 1);
     assert_eq!(tenant_models[0]["id"], model_id.as_str());
 }
+
+#[tokio::test]
+async fn a_tenant_model_of_older_features_gives_way_to_the_base_model_after_an_upgrade() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    let status = fine_tune(
+        &app,
+        &app.token,
+        json!({"type": "upload", "upload_id": upload(&app, &app.token, &fleet("ST-OLD")).await}),
+    )
+    .await;
+    let model_id = status["result_model_id"].as_str().unwrap().to_owned();
+    json_ok(
+        app.post(&format!("/v1/models/{model_id}/activate"), &json!({}))
+            .await,
+    )
+    .await;
+    // The artifact as an older build wrote it: features of version 1.
+    let detail = app.get_ok(&format!("/v1/models/{model_id}")).await;
+    let weights_path = detail["s3_path"].as_str().unwrap();
+    let card_path = format!("{}/model.json", weights_path.rsplit_once('/').unwrap().0);
+    let objects = app.app_state.models.objects();
+    let mut card: Value = serde_json::from_slice(&objects.get(&card_path).await.unwrap()).unwrap();
+    card["features"]["version"] = json!(1);
+    objects
+        .put(&card_path, serde_json::to_vec(&card).unwrap())
+        .await
+        .unwrap();
+    let app = app.restart().await;
+
+    let verdict = json_ok(
+        app.post("/v1/sessions", &charge("after-upgrade", "ST-OLD", 90, 11.0))
+            .await,
+    )
+    .await;
+    assert_eq!(verdict["status"], "active", "{verdict}");
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let models = app.app_state.engine.models_for(tenant.id).await.unwrap().unwrap();
+    assert_eq!(
+        models.csar2.card(),
+        app.app_state.engine.models().unwrap().csar2.card()
+    );
+}
