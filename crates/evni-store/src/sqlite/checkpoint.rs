@@ -6,19 +6,33 @@
 //! It cannot restart the WAL, though: the WAL starts over only when a
 //! checkpoint has copied every frame and the next write begins, and under
 //! steady writes new frames always arrive while it copies, so the WAL would
-//! grow without end (measured: 3 GB in 30 s of PATCH load). So once the
-//! WAL reaches `wal_limit_pages`, the writer finishes a checkpoint itself
-//! between two commits (writer.rs): only what this thread has not copied
-//! yet is left, and the next commit starts the WAL over.
+//! grow without end (measured: 3 GB in 30 s of PATCH load). So once the WAL
+//! reaches `wal_limit_pages`, this thread copies without pausing and the
+//! writer, between two commits, finishes the checkpoint as soon as little
+//! is left to copy (writer.rs); the next commit starts the WAL over. That
+//! pause is about one fsync of the database (20-30 ms on the benchmark
+//! machine); a writer that copied whatever was left paused longer.
 
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{open_connection, Durability};
 use crate::StoreError;
 
 const INTERVAL: Duration = Duration::from_millis(250);
+/// Between checkpoints while the WAL is at its limit.
+const CATCHING_UP: Duration = Duration::from_millis(20);
+/// Frames the writer may have to copy itself when it finishes a checkpoint.
+pub(super) const WRITER_RESIDUE_FRAMES: u32 = 1_024;
+
+/// How far this thread's checkpoints got, for the writer.
+#[derive(Debug, Default)]
+pub(super) struct WalProgress {
+    /// WAL frames copied into the database by the last checkpoint.
+    pub(super) backfilled: AtomicU32,
+}
 
 /// Stops the checkpoint thread, after a last checkpoint, when dropped.
 pub(super) struct Checkpointer {
@@ -26,20 +40,38 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(super) fn start(path: PathBuf, durability: Durability) -> Result<Self, StoreError> {
+    pub(super) fn start(
+        path: std::path::PathBuf,
+        durability: Durability,
+        wal_limit_pages: u32,
+        progress: Arc<WalProgress>,
+    ) -> Result<Self, StoreError> {
         let conn = open_connection(&path, false, durability)?;
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("evni-sqlite-checkpoint".into())
-            .spawn(move || loop {
-                let last = !matches!(stopped.recv_timeout(INTERVAL), Err(RecvTimeoutError::Timeout));
-                // PASSIVE never waits for the writer or readers; what it
-                // cannot copy now it copies on a later round.
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
-                if last {
-                    break;
+            .spawn(move || {
+                let mut pause = INTERVAL;
+                loop {
+                    let last = !matches!(stopped.recv_timeout(pause), Err(RecvTimeoutError::Timeout));
+                    // PASSIVE never waits for the writer or readers; what it
+                    // cannot copy now it copies on a later round.
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    }) {
+                        Ok((frames, copied)) => {
+                            progress.backfilled.store(copied.max(0) as u32, Ordering::Relaxed);
+                            pause = if frames >= i64::from(wal_limit_pages) {
+                                CATCHING_UP
+                            } else {
+                                INTERVAL
+                            };
+                        }
+                        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+                    }
+                    if last {
+                        break;
+                    }
                 }
             })
             .map_err(|e| StoreError::Database(format!("cannot start checkpoint thread: {e}")))?;

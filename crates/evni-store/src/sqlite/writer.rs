@@ -6,10 +6,13 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::{WalProgress, WRITER_RESIDUE_FRAMES};
 use crate::StoreError;
 
 type Output = Box<dyn Any + Send>;
@@ -33,6 +36,7 @@ impl Writer {
         conn: Connection,
         max_batch: usize,
         wal_limit_pages: u32,
+        progress: Arc<WalProgress>,
     ) -> Result<Self, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
         std::thread::Builder::new()
@@ -42,7 +46,7 @@ impl Writer {
                     WAL_PAGES.set(pages);
                     Ok(())
                 }));
-                run(conn, jobs, max_batch.max(1), wal_limit_pages)
+                run(conn, jobs, max_batch.max(1), wal_limit_pages, &progress)
             })
             .map_err(|e| StoreError::Database(format!("cannot start writer thread: {e}")))?;
         Ok(Self { queue })
@@ -76,7 +80,13 @@ thread_local! {
     static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
 }
 
-fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize, wal_limit_pages: u32) {
+fn run(
+    conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    max_batch: usize,
+    wal_limit_pages: u32,
+    progress: &WalProgress,
+) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -87,10 +97,14 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize, wal_li
             }
         }
         commit_batch(&conn, &mut batch);
-        if WAL_PAGES.get() as u32 >= wal_limit_pages {
-            // After the answers: no client waits for this batch any more.
-            // With the writer between commits the checkpoint can finish, and
-            // the next commit starts the WAL over.
+        let pages = WAL_PAGES.get().max(0) as u32;
+        let residue = pages.saturating_sub(progress.backfilled.load(Ordering::Relaxed));
+        let caught_up = residue <= WRITER_RESIDUE_FRAMES;
+        // Past four limits the checkpoint thread is not keeping up: the
+        // writer copies the rest itself rather than let the WAL grow.
+        if (pages >= wal_limit_pages && caught_up) || pages / 4 >= wal_limit_pages {
+            // After the answers: with the writer between commits the
+            // checkpoint can finish, and the next commit starts the WAL over.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
             }
