@@ -8,6 +8,10 @@
 #                                          CREATE on the database), or
 #   EVNI_TEST_POSTGRES=1                   lets scripts/postgres.sh install
 #                                          and start a local one (root/sudo).
+# The object store runs on the local file system always, and again on an
+# S3-compatible server (a build with `--features s3`) when
+#   EVNI_TEST_S3=1                         lets scripts/s3-mock.sh install
+#                                          (pip) and start a local one.
 # Arguments go to both cargo test runs, e.g. scripts/test.sh some_test_name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +29,13 @@ if [[ -n $PG_URL ]]; then
   EVNI_TEST_DATABASE_URL=$PG_URL cargo test -p evni -p evni-store "$@"
 else
   echo "== PostgreSQL skipped: set EVNI_TEST_DATABASE_URL or EVNI_TEST_POSTGRES=1 to run the storage tests on it too"
+fi
+
+if [[ ${EVNI_TEST_S3:-0} == 1 ]]; then
+  echo "== object store tests on S3 (local moto server)"
+  AWS_ENDPOINT=$(scripts/s3-mock.sh | tail -n 1) AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test EVNI_TEST_S3_URL=s3://evni-test/evni \
+    cargo test -p evni-store --features s3 --test objects_s3
+else
+  echo "== S3 skipped: set EVNI_TEST_S3=1 to run the object store tests on a local S3 server too"
 fi
