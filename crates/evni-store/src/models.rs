@@ -97,3 +97,17 @@ pub trait ModelStore: Send + Sync {
     /// Every tenant's active models, for the engine's cache.
     async fn active_models(&self) -> Result<Vec<ActiveModel>, StoreError>;
 }
+
+/// The models a tenant may see, for both backends' queries: every registered
+/// model and, listed under its fine-tune job's id with status `training`,
+/// each model still being trained (the reference's model status). Columns
+/// as the backends' `MODEL_COLUMNS`.
+pub(crate) const MODEL_CATALOG: &str = "
+    SELECT id, tenant_id, name, type, version, is_base, base_model, metrics, status, created_at,
+        s3_path, description
+    FROM models
+    UNION ALL
+    SELECT f.id, f.tenant_id, f.name, b.type, b.version || '-ft', FALSE, f.base_model_id, NULL,
+        'training', f.created_at, NULL, NULL
+    FROM fine_tunes f JOIN jobs j ON j.id = f.job_id JOIN models b ON b.id = f.base_model_id
+    WHERE j.status IN ('queued', 'running')";

@@ -167,6 +167,12 @@ pub async fn activate(
             model.model_type
         )));
     }
+    if model.status != "active" {
+        return Err(ApiError::Conflict(format!(
+            "model '{model_id}' is {}, not active",
+            model.status
+        )));
+    }
     // Loads it once now, so a broken artifact is refused here.
     state
         .models

@@ -38,7 +38,7 @@ fn model_of(r: &Row) -> Result<ModelRecord, StoreError> {
 
 async fn get(c: &impl GenericClient, tenant: TenantId, id: &str) -> Result<ModelRecord, StoreError> {
     let sql =
-        format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = $2 AND (tenant_id IS NULL OR tenant_id = $1)");
+        format!("SELECT {MODEL_COLUMNS} FROM ({MODEL_CATALOG}) AS catalog WHERE id = $2 AND (tenant_id IS NULL OR tenant_id = $1)");
     model_of(
         &query_opt(c, &sql, &[&tenant, &id])
             .await?
@@ -143,7 +143,7 @@ impl ModelStore for PostgresStore {
 
     async fn list_models(&self, tenant: TenantId) -> Result<Vec<ModelRecord>, StoreError> {
         let sql = format!(
-            "SELECT {MODEL_COLUMNS} FROM models WHERE tenant_id IS NULL OR tenant_id = $1
+            "SELECT {MODEL_COLUMNS} FROM ({MODEL_CATALOG}) AS catalog WHERE tenant_id IS NULL OR tenant_id = $1
              ORDER BY is_base DESC, created_at, id"
         );
         query(&self.client().await?, &sql, &[&tenant])

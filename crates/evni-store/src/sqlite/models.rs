@@ -74,7 +74,7 @@ fn upsert_base(conn: &Connection, m: &ModelRecord) -> Result<(), StoreError> {
 
 fn list(conn: &Connection, tenant: TenantId) -> Result<Vec<ModelRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MODEL_COLUMNS} FROM models WHERE tenant_id IS NULL OR tenant_id = ?1
+        "SELECT {MODEL_COLUMNS} FROM ({MODEL_CATALOG}) WHERE tenant_id IS NULL OR tenant_id = ?1
          ORDER BY is_base DESC, created_at, id"
     ))?;
     let rows = stmt
@@ -86,7 +86,7 @@ fn list(conn: &Connection, tenant: TenantId) -> Result<Vec<ModelRecord>, StoreEr
 fn get(conn: &Connection, tenant: TenantId, id: &str) -> Result<ModelRecord, StoreError> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {MODEL_COLUMNS} FROM models WHERE id = ?2 AND (tenant_id IS NULL OR tenant_id = ?1)"
+            "SELECT {MODEL_COLUMNS} FROM ({MODEL_CATALOG}) WHERE id = ?2 AND (tenant_id IS NULL OR tenant_id = ?1)"
         ))?
         .query_row(params![tenant.to_string(), id], model_of)
         .optional()?;

@@ -34,8 +34,40 @@ async fn fine_tune(app: &TestApp, token: &str, data_source: Value) -> Value {
     let created = json_ok(app.post_as(token, "/v1/models/fine-tune", &body).await).await;
     assert_eq!(created["status"], "queued");
     let job_id = created["job_id"].as_str().unwrap().to_owned();
+    assert_training(app, token, &job_id, true).await;
     drain(app).await;
+    assert_training(app, token, &job_id, false).await;
     json_ok(app.get_as(token, &format!("/v1/models/fine-tune/{job_id}")).await).await
+}
+
+/// Whether the model of fine-tune `job_id` is listed as in training, under
+/// the job's id, and can then be read but not activated.
+async fn assert_training(app: &TestApp, token: &str, job_id: &str, training: bool) {
+    let models = json_ok(app.get_as(token, "/v1/models").await).await;
+    let listed = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == job_id)
+        .cloned();
+    assert_eq!(listed.is_some(), training, "{models}");
+    let detail = app.get_as(token, &format!("/v1/models/{job_id}")).await;
+    let activate = app
+        .post_as(token, &format!("/v1/models/{job_id}/activate"), &json!({}))
+        .await;
+    if !training {
+        json_error(detail, StatusCode::NOT_FOUND).await;
+        json_error(activate, StatusCode::NOT_FOUND).await;
+        return;
+    }
+    let listed = listed.unwrap();
+    assert_eq!(listed["status"], "training");
+    assert_eq!(listed["is_base"], false);
+    assert_eq!(listed["base_model"], "model-csar2-base");
+    assert_eq!(listed["type"], "csar_2");
+    assert_eq!(listed["metrics"], Value::Null);
+    assert_eq!(json_ok(detail).await["status"], "training");
+    json_error(activate, StatusCode::CONFLICT).await;
 }
 
 #[tokio::test]
