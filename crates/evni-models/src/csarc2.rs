@@ -77,38 +77,53 @@ impl BucketClasses {
     /// Runs of buckets whose most likely class is one category with at
     /// least `min_probability`.
     pub fn proposals(&self, min_probability: f32) -> Vec<Proposal> {
-        let cats = categories();
-        let best = |p: &[f32; CLASSES]| best_class(p, min_probability);
-        let mut out = Vec::new();
-        let mut i = 0;
         let n = self.probabilities.len();
-        while i < n {
-            let Some((k, v)) = best(&self.probabilities[i]) else {
-                i += 1;
-                continue;
-            };
-            let start = i;
-            let mut sum = f64::from(v);
-            i += 1;
-            while i < n {
-                match best(&self.probabilities[i]) {
-                    Some((k2, v2)) if k2 == k => {
-                        sum += f64::from(v2);
-                        i += 1;
-                    }
-                    _ => break,
-                }
-            }
-            out.push(Proposal {
-                category: cats[k - 1],
-                start,
-                end: i - 1,
-                probability: sum / (i - start) as f64,
-                threshold: f64::from(min_probability),
-            });
-        }
-        out
+        runs_through(n, 0..n, min_probability, |b| {
+            best_class(&self.probabilities[b], min_probability)
+        })
     }
+}
+
+/// The runs of consecutive buckets (of `n`) whose best class is one
+/// category, those holding at least one of `seeds` (ascending). `best` gives
+/// a bucket's class (see [`best_class`]) and is asked only about the buckets
+/// those runs need.
+fn runs_through(
+    n: usize,
+    seeds: impl IntoIterator<Item = usize>,
+    min_probability: f32,
+    mut best: impl FnMut(usize) -> Option<(usize, f32)>,
+) -> Vec<Proposal> {
+    let cats = categories();
+    let mut out = Vec::new();
+    let mut covered = 0;
+    for b in seeds.into_iter().filter(|b| *b < n) {
+        if b < covered {
+            continue;
+        }
+        let Some((k, _)) = best(b) else { continue };
+        let mut same = |i: usize| best(i).is_some_and(|(k2, _)| k2 == k);
+        let mut start = b;
+        while start > 0 && same(start - 1) {
+            start -= 1;
+        }
+        let mut end = b;
+        while end + 1 < n && same(end + 1) {
+            end += 1;
+        }
+        let sum: f64 = (start..=end)
+            .map(|i| f64::from(best(i).map_or(0.0, |c| c.1)))
+            .sum();
+        out.push(Proposal {
+            category: cats[k - 1],
+            start,
+            end,
+            probability: sum / (end - start + 1) as f64,
+            threshold: f64::from(min_probability),
+        });
+        covered = end + 1;
+    }
+    out
 }
 
 impl CsarC2 {
@@ -183,44 +198,14 @@ impl CsarC2 {
         let n = features.sequence_length;
         let mean = column_means(features, &self.scale);
         let mut memo: Vec<Option<Option<(usize, f32)>>> = vec![None; n];
-        let mut best = |b: usize| {
+        let best = |b: usize| {
             *memo[b].get_or_insert_with(|| {
                 let mut row = [0f32; INPUTS];
                 bucket_row(features, &self.scale, &mean, b, &mut row);
                 best_class(&softmax(&self.net.forward_batch(&row, 1)), self.min_probability)
             })
         };
-        let cats = categories();
-        let mut out = Vec::new();
-        let mut covered = 0;
-        for &b in buckets.iter().filter(|b| **b < n) {
-            if b < covered {
-                continue;
-            }
-            let Some((k, _)) = best(b) else { continue };
-            let same = |c: Option<(usize, f32)>| c.is_some_and(|(k2, _)| k2 == k);
-            let mut start = b;
-            while start > 0 && same(best(start - 1)) {
-                start -= 1;
-            }
-            let mut end = b;
-            while end + 1 < n && same(best(end + 1)) {
-                end += 1;
-            }
-            // Summed left to right, as `proposals` does, for identical results.
-            let sum: f64 = (start..=end)
-                .map(|i| f64::from(best(i).map_or(0.0, |c| c.1)))
-                .sum();
-            out.push(Proposal {
-                category: cats[k - 1],
-                start,
-                end,
-                probability: sum / (end - start + 1) as f64,
-                threshold: f64::from(self.min_probability),
-            });
-            covered = end + 1;
-        }
-        out
+        runs_through(n, buckets.iter().copied(), self.min_probability, best)
     }
 }
 
