@@ -1,8 +1,10 @@
 //! Group commit: one thread owns the write connection, takes every write
-//! waiting in its queue, runs each in its own savepoint inside one
-//! transaction and answers all of them once the commit is durable. Once the
-//! WAL has grown to its limit, the thread finishes a checkpoint after
-//! answering, so that the WAL starts over (see checkpoint.rs).
+//! waiting in its queue, runs them all in one transaction and answers all of
+//! them once the commit is durable. If one of them fails, nothing of the
+//! batch is kept and the batch runs again with each write in its own
+//! savepoint, so that only the failed write is lost. Once the WAL has grown to
+//! its limit, the thread finishes a checkpoint after answering, so that the
+//! WAL starts over (see checkpoint.rs).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -16,7 +18,8 @@ use super::checkpoint::{WalProgress, WRITER_RESIDUE_FRAMES};
 use crate::StoreError;
 
 type Output = Box<dyn Any + Send>;
-type Work = Box<dyn FnOnce(&Connection) -> Result<Output, StoreError> + Send>;
+/// `Fn`, not `FnOnce`: a write may run twice (see [`commit_batch`]).
+type Work = Box<dyn Fn(&Connection) -> Result<Output, StoreError> + Send>;
 
 struct Job {
     work: Work,
@@ -54,11 +57,12 @@ impl Writer {
 
     /// Runs `work` in the next group commit and returns its result once the
     /// transaction holding it is committed. If `work` fails, nothing it did
-    /// is kept.
+    /// is kept. `work` may run more than once, each time in a transaction
+    /// that is rolled back but for the last.
     pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let work: Work = Box::new(move |conn| work(conn).map(|t| Box::new(t) as Output));
@@ -114,32 +118,67 @@ fn run(
     tracing::debug!("sqlite writer stopped");
 }
 
+/// Runs the batch in one transaction and answers every write. Savepoints
+/// would make SQLite copy every page a write touches first (its
+/// sub-journal); a failed write is rare, so only then does the batch run
+/// again with one savepoint per write.
 fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        fail_all(batch, &e);
-        return;
-    }
-    let mut results = Vec::with_capacity(batch.len());
-    let mut replies = Vec::with_capacity(batch.len());
-    for job in batch.drain(..) {
-        replies.push(job.reply);
-        results.push(run_in_savepoint(conn, job.work));
-    }
-    if let Err(e) = exec(conn, "COMMIT") {
-        tracing::error!(error = %e, writes = replies.len(), "group commit failed");
-        let _ = exec(conn, "ROLLBACK");
-        for reply in replies {
-            let _ = reply.send(Err(StoreError::Database(format!("commit failed: {e}"))));
+    let results = match run_together(conn, batch) {
+        Ok(Some(outputs)) => Ok(outputs.into_iter().map(Ok).collect()),
+        Ok(None) => run_isolated(conn, batch),
+        Err(e) => Err(e),
+    };
+    match results {
+        Ok(results) => {
+            for (job, result) in batch.drain(..).zip(results) {
+                // A client that went away still had its write committed.
+                let _ = job.reply.send(result);
+            }
         }
-        return;
-    }
-    for (reply, result) in replies.into_iter().zip(results) {
-        // A client that went away still had its write committed.
-        let _ = reply.send(result);
+        Err(e) => {
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(StoreError::Database(e.to_string())));
+            }
+        }
     }
 }
 
-fn run_in_savepoint(conn: &Connection, work: Work) -> Result<Output, StoreError> {
+/// Every write in one transaction: their outputs once committed, or `None`
+/// (and nothing kept) when one of them failed.
+fn run_together(conn: &Connection, batch: &[Job]) -> Result<Option<Vec<Output>>, StoreError> {
+    exec(conn, "BEGIN IMMEDIATE")?;
+    let mut outputs = Vec::with_capacity(batch.len());
+    for job in batch {
+        match (job.work)(conn) {
+            Ok(output) => outputs.push(output),
+            Err(_) => {
+                // Fails only if SQLite already rolled back by itself.
+                let _ = exec(conn, "ROLLBACK");
+                return Ok(None);
+            }
+        }
+    }
+    commit(conn, batch.len())?;
+    Ok(Some(outputs))
+}
+
+/// Every write in its own savepoint: a failed one leaves no trace.
+fn run_isolated(conn: &Connection, batch: &[Job]) -> Result<Vec<Result<Output, StoreError>>, StoreError> {
+    exec(conn, "BEGIN IMMEDIATE")?;
+    let results = batch.iter().map(|job| run_in_savepoint(conn, &job.work)).collect();
+    commit(conn, batch.len())?;
+    Ok(results)
+}
+
+fn commit(conn: &Connection, writes: usize) -> Result<(), StoreError> {
+    exec(conn, "COMMIT").map_err(|e| {
+        tracing::error!(error = %e, writes, "group commit failed");
+        let _ = exec(conn, "ROLLBACK");
+        StoreError::Database(format!("commit failed: {e}"))
+    })
+}
+
+fn run_in_savepoint(conn: &Connection, work: &Work) -> Result<Output, StoreError> {
     exec(conn, "SAVEPOINT write")?;
     let result = work(conn);
     let closing = if result.is_ok() {
@@ -156,10 +195,4 @@ fn run_in_savepoint(conn: &Connection, work: Work) -> Result<Output, StoreError>
 fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())
-}
-
-fn fail_all(batch: &mut Vec<Job>, error: &StoreError) {
-    for job in batch.drain(..) {
-        let _ = job.reply.send(Err(StoreError::Database(error.to_string())));
-    }
 }
