@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::health::{HealthResult, SessionFacts};
-use crate::model::TenantId;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -46,12 +45,20 @@ impl DayContribution {
     pub(crate) fn same_day_as(&self, other: &DayContribution) -> bool {
         (self.station_id, self.day, &self.connector_id) == (other.station_id, other.day, &other.connector_id)
     }
+
+    /// From the session row's `day_contribution` column.
+    pub(crate) fn parse(text: Option<&str>) -> Result<Option<Self>, serde_json::Error> {
+        text.map(serde_json::from_str).transpose()
+    }
+
+    /// For the session row's `day_contribution` column.
+    pub(crate) fn text(contribution: Option<&Self>) -> Result<Option<String>, serde_json::Error> {
+        contribution.map(serde_json::to_string).transpose()
+    }
 }
 
 /// The session's share of its station's day after a write.
 pub(crate) struct SessionDayInput<'a> {
-    pub session_id: i64,
-    pub tenant: TenantId,
     pub station_id: i64,
     pub connector_id: Option<&'a str>,
     /// First reading; `None` while the session has none.

@@ -1,59 +1,21 @@
 //! The WAL starts over under steady writes instead of growing without end.
 
+mod common;
+
 use std::sync::Arc;
 
-use evni_domain::{Location, Measurand, Reading, SessionStatus, UnitOfMeasure};
+use common::session_write;
 use evni_store::sqlite::{SqliteOptions, SqliteStore};
 use evni_store::*;
 
 const PAGE: u64 = 4096;
 
-fn reading(minute: i64) -> Reading {
-    Reading {
-        ts: minute * 60_000_000,
-        measurand: Measurand::EnergyActiveImportRegister,
-        phase: None,
-        location: Location::Outlet,
-        unit: Some(UnitOfMeasure::KWh),
-        value: minute as f64,
-        context: None,
-    }
-}
-
-/// Appends `readings` minutes to session `id`, one write per minute.
+/// Appends `minutes` minutes to session `id`, one write per minute.
 async fn append_minutes(store: Arc<SqliteStore>, tenant: TenantId, id: String, minutes: i64) {
-    let header = SessionHeader {
-        uuid: uuid::Uuid::now_v7(),
-        external_id: id,
-        station_external_id: "ST-1".into(),
-        connector_id: Some("1".into()),
-        evse_id: None,
-        metadata: None,
-        created_at: 0,
-        feedback: None,
-    };
     let mut version = None;
     for minute in 0..minutes {
-        let write = SessionWrite {
-            tenant,
-            header: header.clone(),
-            expected_version: version,
-            readings: ReadingsChange::Upsert(vec![reading(minute)]),
-            reading_count: minute as usize + 1,
-            started_at: Some(0),
-            verdict: Verdict {
-                status: SessionStatus::Active,
-                is_anomaly: Some(false),
-                anomaly_score: Some(0.1 + minute as f64 * 1e-4),
-                ..Verdict::pending()
-            },
-            inference: Some(InferenceRecord {
-                model: "rules-1".into(),
-                readings_analyzed: minute as usize + 1,
-            }),
-            feedback: None,
-            summary: None,
-        };
+        let score = 0.1 + minute as f64 * 1e-4;
+        let write = session_write(tenant, &id, "ST-1", minute..minute + 1, version, score, "rules-1");
         version = Some(store.write_session(write).await.unwrap().version);
     }
 }

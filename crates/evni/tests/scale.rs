@@ -386,6 +386,22 @@ async fn two_api_processes_and_a_worker_share_one_database() {
     assert_eq!(
         scalar(
             url,
+            "WITH RECURSIVE chain (id, previous_id) AS (
+                 SELECT i.id, i.previous_id FROM inferences i JOIN sessions s ON i.id = s.latest_inference_id
+                 WHERE s.external_id = 'live-1'
+                 UNION ALL
+                 SELECT i.id, i.previous_id FROM inferences i JOIN chain ON i.id = chain.previous_id
+             )
+             SELECT COUNT(*) FROM chain"
+        )
+        .await,
+        // Analysed from its third reading on.
+        (APPENDS - 1).to_string(),
+        "the session's runs are linked newest to oldest, none left out"
+    );
+    assert_eq!(
+        scalar(
+            url,
             "SELECT total_sessions FROM stations WHERE external_id = 'ST-LIVE'"
         )
         .await,

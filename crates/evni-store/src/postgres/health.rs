@@ -7,51 +7,35 @@ use uuid::Uuid;
 use super::{execute, query, query_one, query_opt, stations, webhooks};
 use crate::health::*;
 use crate::model::*;
-pub(super) use crate::station_days::SessionDayInput;
 use crate::station_days::{median, move_plateau, signature, DayContribution};
 use crate::StoreError;
 
-/// Moves the session's contribution to the station-day aggregates from what
-/// it was to what it is now, and marks the touched stations for SHADE.
-/// Runs in the session write's transaction, with the session row locked.
+/// Moves the session's contribution to the station-day aggregates from
+/// `old` to `new` (both kept on the session row, which the caller writes),
+/// and marks the touched stations for SHADE. Runs in the session write's
+/// transaction, with the session row locked.
 pub(super) async fn record_session(
     c: &impl GenericClient,
-    input: &SessionDayInput<'_>,
+    tenant: TenantId,
+    old: Option<&DayContribution>,
+    new: Option<&DayContribution>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let old: Option<String> = query_one(
-        c,
-        "SELECT day_contribution FROM sessions WHERE id = $1",
-        &[&input.session_id],
-    )
-    .await?
-    .try_get(0)?;
-    let old: Option<DayContribution> = old.as_deref().map(serde_json::from_str).transpose()?;
-    let new = DayContribution::of(input);
     if old == new {
         return Ok(());
     }
-    match (&old, &new) {
+    match (old, new) {
         // A live session growing within its day: one update by the difference.
         (Some(old), Some(new)) if old.same_day_as(new) => shift(c, old, new).await?,
         _ => {
-            if let Some(old) = &old {
+            if let Some(old) = old {
                 add(c, old, -1).await?;
             }
-            if let Some(new) = &new {
+            if let Some(new) = new {
                 add(c, new, 1).await?;
             }
         }
     }
-    execute(
-        c,
-        "UPDATE sessions SET day_contribution = $2 WHERE id = $1",
-        &[
-            &input.session_id,
-            &new.as_ref().map(serde_json::to_string).transpose()?,
-        ],
-    )
-    .await?;
     for station in [old.map(|o| o.station_id), new.map(|n| n.station_id)]
         .into_iter()
         .flatten()
@@ -60,7 +44,7 @@ pub(super) async fn record_session(
             c,
             "INSERT INTO station_health_dirty (station_id, tenant_id, changed_at) VALUES ($1, $2, $3)
              ON CONFLICT (station_id) DO UPDATE SET changed_at = excluded.changed_at",
-            &[&station, &input.tenant, &now],
+            &[&station, &tenant, &now],
         )
         .await?;
     }

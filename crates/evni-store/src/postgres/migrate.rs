@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0002_station_health.sql"),
     ),
     (3, "models", include_str!("migrations/0003_models.sql")),
+    (
+        4,
+        "inference_chain",
+        include_str!("migrations/0004_inference_chain.sql"),
+    ),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

@@ -9,6 +9,7 @@ use super::codec::{self, READING_COLUMNS, VERDICT_COLUMNS};
 use super::stations::{self, Contribution};
 use super::{execute, query, query_one, query_opt};
 use crate::model::*;
+use crate::station_days::{DayContribution, SessionDayInput};
 use crate::StoreError;
 
 const HEADER_COLUMNS: &str =
@@ -26,6 +27,8 @@ struct Current {
     started_at: i64,
     station_external_id: String,
     contribution: Contribution,
+    day: Option<DayContribution>,
+    latest_inference_id: Option<i64>,
 }
 
 /// Applies one [`SessionWrite`] inside the caller's transaction.
@@ -64,6 +67,7 @@ pub(super) async fn write(
     let feedback_label = header.feedback.map(FeedbackLabel::as_str);
     let sequence_length = verdict.sequence_length.map(i64::from);
     let reading_count = write.reading_count as i64;
+    let anomalous = verdict.is_anomaly == Some(true);
     let is_recurring = match verdict.status {
         SessionStatus::Active => Some(
             recurs(
@@ -77,6 +81,21 @@ pub(super) async fn write(
         ),
         _ => None,
     };
+    let day = DayContribution::of(&SessionDayInput {
+        station_id,
+        connector_id: header.connector_id.as_deref(),
+        started_at: write.started_at,
+        anomalous,
+        facts: write.summary.as_ref(),
+    });
+    let day_text = DayContribution::text(day.as_ref())?;
+    let inference = write.inference.as_ref().map(|inference| InferenceRow {
+        analyzed_at: verdict.analyzed_at.unwrap_or(now),
+        model: &inference.model,
+        verdict,
+        readings_analyzed: inference.readings_analyzed as i64,
+        anomalies: &anomalies,
+    });
 
     let (session_id, version) = match &current {
         None => {
@@ -87,9 +106,9 @@ pub(super) async fn write(
                 "INSERT INTO sessions (uuid, tenant_id, external_id, station_id, connector_id, evse_id, metadata,
                     created_at, updated_at, version, reading_count, started_at, status, status_reason,
                     is_anomaly, anomaly_score, anomaly_confidence, is_incident, is_recurring, anomaly_count,
-                    categories, anomalies, sequence_length, analyzed_at, feedback_label)
+                    categories, anomalies, sequence_length, analyzed_at, feedback_label, day_contribution)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                    $19, $20, $21, $22, $23, $24)
+                    $19, $20, $21, $22, $23, $24, $25)
                  RETURNING id",
                 &[
                     &header.uuid,
@@ -116,19 +135,38 @@ pub(super) async fn write(
                     &sequence_length,
                     &verdict.analyzed_at,
                     &feedback_label,
+                    &day_text,
                 ],
             )
             .await?;
-            (row.try_get::<_, i64>(0)?, 1)
+            let session_id: i64 = row.try_get(0)?;
+            if let Some(inference) = &inference {
+                let latest = insert_inference(c, session_id, None, inference).await?;
+                execute(
+                    c,
+                    "UPDATE sessions SET latest_inference_id = $2 WHERE id = $1",
+                    &[&session_id, &latest],
+                )
+                .await?;
+            }
+            (session_id, 1)
         }
         Some(current) => {
+            // The inference first, so that one update of the row links it.
+            let latest = match &inference {
+                Some(inference) => {
+                    Some(insert_inference(c, current.id, current.latest_inference_id, inference).await?)
+                }
+                None => current.latest_inference_id,
+            };
             execute(
                 c,
                 "UPDATE sessions SET station_id = $2, connector_id = $3, evse_id = $4, metadata = $5,
                     updated_at = $6, version = version + 1, reading_count = $7, started_at = $8, status = $9,
                     status_reason = $10, is_anomaly = $11, anomaly_score = $12, anomaly_confidence = $13,
                     is_incident = $14, is_recurring = $15, anomaly_count = $16, categories = $17,
-                    anomalies = $18, sequence_length = $19, analyzed_at = $20, feedback_label = $21
+                    anomalies = $18, sequence_length = $19, analyzed_at = $20, feedback_label = $21,
+                    day_contribution = $22, latest_inference_id = $23
                  WHERE id = $1",
                 &[
                     &current.id,
@@ -152,6 +190,8 @@ pub(super) async fn write(
                     &sequence_length,
                     &verdict.analyzed_at,
                     &feedback_label,
+                    &day_text,
+                    &latest,
                 ],
             )
             .await?;
@@ -167,29 +207,6 @@ pub(super) async fn write(
         }
     };
     upsert_readings(c, session_id, readings).await?;
-
-    if let Some(inference) = &write.inference {
-        execute(
-            c,
-            "INSERT INTO inferences (session_id, analyzed_at, model, status, status_reason, is_anomaly,
-                anomaly_score, anomaly_confidence, sequence_length, readings_analyzed, anomalies)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &session_id,
-                &verdict.analyzed_at.unwrap_or(now),
-                &inference.model,
-                &verdict.status.as_str(),
-                &verdict.status_reason,
-                &verdict.is_anomaly,
-                &verdict.anomaly_score,
-                &verdict.anomaly_confidence,
-                &sequence_length,
-                &(inference.readings_analyzed as i64),
-                &anomalies,
-            ],
-        )
-        .await?;
-    }
 
     let feedback_id = match &write.feedback {
         Some(feedback) => Some(
@@ -208,39 +225,72 @@ pub(super) async fn write(
     let new = Contribution {
         station_id,
         connector_id: header.connector_id.clone(),
-        anomalous: verdict.is_anomaly == Some(true),
+        anomalous,
         categories: verdict.categories(),
         score: verdict.anomaly_score,
     };
-    let current_started_at = current.as_ref().map(|c| c.started_at);
-    let old = current.map(|c| c.contribution);
+    let (old, old_day, old_started_at) = match current {
+        Some(c) => (Some(c.contribution), c.day, Some(c.started_at)),
+        None => (None, None, None),
+    };
     if old
         .as_ref()
         .is_none_or(|o| o.categories != new.categories || o.station_id != new.station_id)
-        || current_started_at != Some(started_at)
+        || old_started_at != Some(started_at)
     {
         index_categories(c, session_id, station_id, &new.categories, started_at).await?;
     }
     stations::apply_change(c, old.as_ref(), &new, verdict.analyzed_at).await?;
-    super::health::record_session(
-        c,
-        &super::health::SessionDayInput {
-            session_id,
-            tenant: write.tenant,
-            station_id,
-            connector_id: header.connector_id.as_deref(),
-            started_at: write.started_at,
-            anomalous: verdict.is_anomaly == Some(true),
-            facts: write.summary.as_ref(),
-        },
-        now,
-    )
-    .await?;
+    super::health::record_session(c, write.tenant, old_day.as_ref(), day.as_ref(), now).await?;
     Ok(WriteOutcome {
         version,
         is_recurring,
         feedback_id,
     })
+}
+
+/// One analysis run for the inference history.
+struct InferenceRow<'a> {
+    analyzed_at: i64,
+    model: &'a str,
+    verdict: &'a Verdict,
+    readings_analyzed: i64,
+    anomalies: &'a str,
+}
+
+/// Appends a run to the history and returns its id. A session's runs are
+/// linked newest to oldest (`sessions.latest_inference_id`, then
+/// `previous_id`) instead of indexed by session, as on SQLite.
+async fn insert_inference(
+    c: &impl GenericClient,
+    session_id: i64,
+    previous_id: Option<i64>,
+    run: &InferenceRow<'_>,
+) -> Result<i64, StoreError> {
+    let verdict = run.verdict;
+    let row = query_one(
+        c,
+        "INSERT INTO inferences (session_id, previous_id, analyzed_at, model, status, status_reason, is_anomaly,
+            anomaly_score, anomaly_confidence, sequence_length, readings_analyzed, anomalies)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         RETURNING id",
+        &[
+            &session_id,
+            &previous_id,
+            &run.analyzed_at,
+            &run.model,
+            &verdict.status.as_str(),
+            &verdict.status_reason,
+            &verdict.is_anomaly,
+            &verdict.anomaly_score,
+            &verdict.anomaly_confidence,
+            &verdict.sequence_length.map(i64::from),
+            &run.readings_analyzed,
+            &run.anomalies,
+        ],
+    )
+    .await?;
+    Ok(row.try_get(0)?)
 }
 
 /// Whether any of `categories` was found in at least [`RECURRING_SESSIONS`]
@@ -361,7 +411,7 @@ async fn current_row(
     let row = query_opt(
         c,
         "SELECT s.id, s.version, s.station_id, s.connector_id, s.is_anomaly, s.categories, s.anomaly_score,
-                st.external_id, s.started_at
+                st.external_id, s.started_at, s.day_contribution, s.latest_inference_id
          FROM sessions s JOIN stations st ON st.id = s.station_id
          WHERE s.tenant_id = $1 AND s.external_id = $2
          FOR NO KEY UPDATE OF s",
@@ -381,6 +431,8 @@ async fn current_row(
             categories: codec::parse_categories(row.try_get(5)?),
             score: row.try_get(6)?,
         },
+        day: DayContribution::parse(row.try_get::<_, Option<&str>>(9)?)?,
+        latest_inference_id: row.try_get(10)?,
     }))
 }
 

@@ -7,43 +7,34 @@ use uuid::Uuid;
 use super::{stations, webhooks};
 use crate::health::*;
 use crate::model::*;
-pub(super) use crate::station_days::SessionDayInput;
 use crate::station_days::{median, move_plateau, signature, DayContribution};
 use crate::StoreError;
 
-/// Moves the session's contribution to the station-day aggregates from what
-/// it was to what it is now, and marks the touched stations for SHADE.
-/// Runs inside the session write's savepoint.
+/// Moves the session's contribution to the station-day aggregates from
+/// `old` to `new` (both kept on the session row, which the caller writes),
+/// and marks the touched stations for SHADE. Runs inside the session write.
 pub(super) fn record_session(
     conn: &Connection,
-    input: &SessionDayInput<'_>,
+    tenant: TenantId,
+    old: Option<&DayContribution>,
+    new: Option<&DayContribution>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let old: Option<String> = conn
-        .prepare_cached("SELECT day_contribution FROM sessions WHERE id = ?1")?
-        .query_row([input.session_id], |r| r.get(0))?;
-    let old: Option<DayContribution> = old.as_deref().map(serde_json::from_str).transpose()?;
-    let new = DayContribution::of(input);
     if old == new {
         return Ok(());
     }
-    match (&old, &new) {
+    match (old, new) {
         // A live session growing within its day: one update by the difference.
         (Some(old), Some(new)) if old.same_day_as(new) => shift(conn, old, new)?,
         _ => {
-            if let Some(old) = &old {
+            if let Some(old) = old {
                 add(conn, old, -1)?;
             }
-            if let Some(new) = &new {
+            if let Some(new) = new {
                 add(conn, new, 1)?;
             }
         }
     }
-    conn.prepare_cached("UPDATE sessions SET day_contribution = ?2 WHERE id = ?1")?
-        .execute(params![
-            input.session_id,
-            new.as_ref().map(serde_json::to_string).transpose()?
-        ])?;
     let mut mark = conn.prepare_cached(
         "INSERT INTO station_health_dirty (station_id, tenant_id, changed_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (station_id) DO UPDATE SET changed_at = excluded.changed_at",
@@ -52,7 +43,7 @@ pub(super) fn record_session(
         .into_iter()
         .flatten()
     {
-        mark.execute(params![station, input.tenant.to_string(), now])?;
+        mark.execute(params![station, tenant.to_string(), now])?;
     }
     Ok(())
 }

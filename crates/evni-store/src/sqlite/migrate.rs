@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0004_station_health.sql"),
     ),
     (5, "models", include_str!("migrations/0005_models.sql")),
+    (
+        6,
+        "inference_chain",
+        include_str!("migrations/0006_inference_chain.sql"),
+    ),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,9 +1,10 @@
 //! The embedded SQLite backend.
 //!
 //! One writer thread owns the only write connection and groups concurrent
-//! writes into one transaction (group commit), each write inside its own
-//! savepoint so one failing write never takes the others down. Reads use a
-//! small pool of read-only connections; WAL lets them run beside the writer.
+//! writes into one transaction (group commit); one failing write never takes
+//! the others down (see writer.rs). Another thread makes the commits durable
+//! before they are answered (syncer.rs). Reads use a small pool of read-only
+//! connections; WAL lets them run beside the writer.
 
 mod batches;
 mod checkpoint;
@@ -18,6 +19,7 @@ pub(crate) mod reading_codec;
 mod sessions;
 mod stations;
 mod store_impl;
+mod syncer;
 mod tenants;
 mod webhooks;
 mod writer;
@@ -34,7 +36,8 @@ use writer::Writer;
 /// How hard a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// fsync on every commit: a 200 survives power loss (default).
+    /// fsync of every commit before it is answered: a 200 survives power
+    /// loss (default).
     Full,
     /// fsync at WAL checkpoints only: survives a process crash, not power loss.
     Normal,
@@ -97,7 +100,18 @@ impl SqliteStore {
             progress.clone(),
         )?;
         let readers = ReaderPool::new(options.path.clone(), options.readers, options.durability);
-        let writer = Writer::start(conn, options.max_batch, options.wal_limit_pages, progress)?;
+        let syncer = match options.durability {
+            // The syncer's fsync makes each commit durable before it is
+            // answered, so the commit itself need not wait for the disk.
+            Durability::Full => {
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                let mut wal = options.path.clone().into_os_string();
+                wal.push("-wal");
+                Some(syncer::Syncer::start(wal.into())?)
+            }
+            Durability::Normal => None,
+        };
+        let writer = Writer::start(conn, options.max_batch, options.wal_limit_pages, progress, syncer)?;
         Ok(Self {
             writer,
             readers,

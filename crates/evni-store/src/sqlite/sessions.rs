@@ -1,12 +1,13 @@
 //! Session rows, readings and the inference history.
 
 use evni_domain::{AnomalyCategory, FeedbackLabel, Reading, SessionStatus};
-use rusqlite::{params, Connection, OptionalExtension, ToSql};
+use rusqlite::{params, Connection, ToSql};
 use uuid::Uuid;
 
 use super::codec::{self, READING_COLUMNS, VERDICT_COLUMNS};
 use super::stations::{self, Contribution};
 use crate::model::*;
+use crate::station_days::{DayContribution, SessionDayInput};
 use crate::StoreError;
 
 const HEADER_COLUMNS: &str =
@@ -22,21 +23,40 @@ struct Current {
     id: i64,
     version: i64,
     started_at: i64,
+    station_external_id: String,
     contribution: Contribution,
+    day: Option<DayContribution>,
+    latest_inference_id: Option<i64>,
 }
 
-/// Applies one [`SessionWrite`]; runs inside the writer's savepoint.
+/// Applies one [`SessionWrite`]; runs inside the writer's transaction.
 pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result<WriteOutcome, StoreError> {
     let header = &write.header;
-    let station_id = stations::ensure(conn, write.tenant, &header.station_external_id, now)?;
     let current = current_row(conn, write.tenant, &header.external_id)?;
-    let current_started_at = current.as_ref().map(|c| c.started_at);
+    match (write.expected_version, &current) {
+        (None, Some(_)) => return Err(StoreError::Conflict("session exists already".into())),
+        (Some(_), None) => return Err(StoreError::Conflict("session is gone".into())),
+        (Some(expected), Some(current)) if current.version != expected => {
+            return Err(StoreError::Conflict(format!(
+                "session is at version {}, not {expected}",
+                current.version
+            )))
+        }
+        _ => {}
+    }
+    let station_id = match &current {
+        Some(current) if current.station_external_id == header.station_external_id => {
+            current.contribution.station_id
+        }
+        _ => stations::ensure(conn, write.tenant, &header.station_external_id, now)?,
+    };
     let verdict = &write.verdict;
     let metadata = header.metadata.as_ref().map(serde_json::to_string).transpose()?;
     let anomalies = serde_json::to_string(&verdict.anomalies)?;
     let categories = codec::categories_text(verdict);
     let started_at = write.started_at.unwrap_or(header.created_at);
     let feedback_label = header.feedback.map(FeedbackLabel::as_str);
+    let anomalous = verdict.is_anomaly == Some(true);
     let is_recurring = match verdict.status {
         SessionStatus::Active => Some(recurs(
             conn,
@@ -47,24 +67,31 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         )?),
         _ => None,
     };
+    let day = DayContribution::of(&SessionDayInput {
+        station_id,
+        connector_id: header.connector_id.as_deref(),
+        started_at: write.started_at,
+        anomalous,
+        facts: write.summary.as_ref(),
+    });
+    let day_text = DayContribution::text(day.as_ref())?;
+    let inference = write.inference.as_ref().map(|inference| InferenceRow {
+        analyzed_at: verdict.analyzed_at.unwrap_or(now),
+        model: &inference.model,
+        verdict,
+        readings_analyzed: inference.readings_analyzed as i64,
+        anomalies: &anomalies,
+    });
 
-    let (session_id, version) = match (write.expected_version, &current) {
-        (None, Some(_)) => return Err(StoreError::Conflict("session exists already".into())),
-        (Some(_), None) => return Err(StoreError::Conflict("session is gone".into())),
-        (Some(expected), Some(current)) if current.version != expected => {
-            return Err(StoreError::Conflict(format!(
-                "session is at version {}, not {expected}",
-                current.version
-            )))
-        }
-        (None, None) => {
+    let (session_id, version) = match &current {
+        None => {
             conn.prepare_cached(
                 "INSERT INTO sessions (uuid, tenant_id, external_id, station_id, connector_id, evse_id, metadata,
                     created_at, updated_at, version, reading_count, started_at, status, status_reason,
                     is_anomaly, anomaly_score, anomaly_confidence, is_incident, is_recurring, anomaly_count,
-                    categories, anomalies, sequence_length, analyzed_at, feedback_label)
+                    categories, anomalies, sequence_length, analyzed_at, feedback_label, day_contribution)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                    ?19, ?20, ?21, ?22, ?23, ?24)",
+                    ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
             )?
             .execute(params![
                 header.uuid.to_string(),
@@ -91,16 +118,34 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
                 verdict.sequence_length,
                 verdict.analyzed_at,
                 feedback_label,
+                day_text,
             ])?;
-            (conn.last_insert_rowid(), 1)
+            let session_id = conn.last_insert_rowid();
+            if let Some(inference) = &inference {
+                let latest = insert_inference(conn, session_id, None, inference)?;
+                conn.prepare_cached("UPDATE sessions SET latest_inference_id = ?2 WHERE id = ?1")?
+                    .execute([session_id, latest])?;
+            }
+            (session_id, 1)
         }
-        (Some(_), Some(current)) => {
+        Some(current) => {
+            // The inference first, so that one update of the row links it.
+            let latest = match &inference {
+                Some(inference) => Some(insert_inference(
+                    conn,
+                    current.id,
+                    current.latest_inference_id,
+                    inference,
+                )?),
+                None => current.latest_inference_id,
+            };
             conn.prepare_cached(
                 "UPDATE sessions SET station_id = ?2, connector_id = ?3, evse_id = ?4, metadata = ?5,
                     updated_at = ?6, version = version + 1, reading_count = ?7, started_at = ?8, status = ?9,
                     status_reason = ?10, is_anomaly = ?11, anomaly_score = ?12, anomaly_confidence = ?13,
                     is_incident = ?14, is_recurring = ?15, anomaly_count = ?16, categories = ?17,
-                    anomalies = ?18, sequence_length = ?19, analyzed_at = ?20, feedback_label = ?21
+                    anomalies = ?18, sequence_length = ?19, analyzed_at = ?20, feedback_label = ?21,
+                    day_contribution = ?22, latest_inference_id = ?23
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -125,6 +170,8 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
                 verdict.sequence_length,
                 verdict.analyzed_at,
                 feedback_label,
+                day_text,
+                latest,
             ])?;
             (current.id, current.version + 1)
         }
@@ -139,27 +186,6 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         }
     };
     upsert_readings(conn, session_id, readings)?;
-
-    if let Some(inference) = &write.inference {
-        conn.prepare_cached(
-            "INSERT INTO inferences (session_id, analyzed_at, model, status, status_reason, is_anomaly,
-                anomaly_score, anomaly_confidence, sequence_length, readings_analyzed, anomalies)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            session_id,
-            verdict.analyzed_at.unwrap_or(now),
-            inference.model,
-            verdict.status.as_str(),
-            verdict.status_reason,
-            verdict.is_anomaly,
-            verdict.anomaly_score,
-            verdict.anomaly_confidence,
-            verdict.sequence_length,
-            inference.readings_analyzed as i64,
-            anomalies,
-        ])?;
-    }
 
     let feedback_id = match &write.feedback {
         Some(feedback) => {
@@ -180,37 +206,70 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
     let new = Contribution {
         station_id,
         connector_id: header.connector_id.clone(),
-        anomalous: verdict.is_anomaly == Some(true),
+        anomalous,
         categories: verdict.categories(),
         score: verdict.anomaly_score,
     };
-    let old = current.map(|c| c.contribution);
+    let (old, old_day, old_started_at) = match current {
+        Some(c) => (Some(c.contribution), c.day, Some(c.started_at)),
+        None => (None, None, None),
+    };
     if old
         .as_ref()
         .is_none_or(|o| o.categories != new.categories || o.station_id != new.station_id)
-        || current_started_at != Some(started_at)
+        || old_started_at != Some(started_at)
     {
         index_categories(conn, session_id, station_id, &new.categories, started_at)?;
     }
     stations::apply_change(conn, old.as_ref(), &new, verdict.analyzed_at)?;
-    super::health::record_session(
-        conn,
-        &super::health::SessionDayInput {
-            session_id,
-            tenant: write.tenant,
-            station_id,
-            connector_id: header.connector_id.as_deref(),
-            started_at: write.started_at,
-            anomalous: verdict.is_anomaly == Some(true),
-            facts: write.summary.as_ref(),
-        },
-        now,
-    )?;
+    super::health::record_session(conn, write.tenant, old_day.as_ref(), day.as_ref(), now)?;
     Ok(WriteOutcome {
         version,
         is_recurring,
         feedback_id,
     })
+}
+
+/// One analysis run for the inference history.
+struct InferenceRow<'a> {
+    analyzed_at: i64,
+    model: &'a str,
+    verdict: &'a Verdict,
+    readings_analyzed: i64,
+    anomalies: &'a str,
+}
+
+/// Appends a run to the history and returns its id. A session's runs are
+/// linked newest to oldest (`sessions.latest_inference_id`, then
+/// `previous_id`) instead of indexed by session: an index entry would cost
+/// every write another page of the WAL.
+fn insert_inference(
+    conn: &Connection,
+    session_id: i64,
+    previous_id: Option<i64>,
+    run: &InferenceRow<'_>,
+) -> Result<i64, StoreError> {
+    let verdict = run.verdict;
+    conn.prepare_cached(
+        "INSERT INTO inferences (session_id, previous_id, analyzed_at, model, status, status_reason, is_anomaly,
+            anomaly_score, anomaly_confidence, sequence_length, readings_analyzed, anomalies)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        session_id,
+        previous_id,
+        run.analyzed_at,
+        run.model,
+        verdict.status.as_str(),
+        verdict.status_reason,
+        verdict.is_anomaly,
+        verdict.anomaly_score,
+        verdict.anomaly_confidence,
+        verdict.sequence_length,
+        run.readings_analyzed,
+        run.anomalies,
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// Whether any of `categories` was found in at least [`RECURRING_SESSIONS`]
@@ -290,38 +349,29 @@ fn current_row(
     tenant: TenantId,
     external_id: &str,
 ) -> Result<Option<Current>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT id, version, station_id, connector_id, is_anomaly, categories, anomaly_score, started_at
-             FROM sessions WHERE tenant_id = ?1 AND external_id = ?2",
-        )?
-        .query_row(params![tenant.to_string(), external_id], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-                row.get::<_, Option<String>>(3)?,
-                row.get::<_, Option<bool>>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, Option<f64>>(6)?,
-                row.get::<_, i64>(7)?,
-            ))
-        })
-        .optional()?;
-    Ok(row.map(
-        |(id, version, station_id, connector_id, is_anomaly, categories, score, started_at)| Current {
-            id,
-            version,
-            started_at,
-            contribution: Contribution {
-                station_id,
-                connector_id,
-                anomalous: is_anomaly == Some(true),
-                categories: codec::parse_categories(&categories),
-                score,
-            },
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.id, s.version, s.station_id, s.connector_id, s.is_anomaly, s.categories, s.anomaly_score,
+                s.started_at, st.external_id, s.day_contribution, s.latest_inference_id
+         FROM sessions s JOIN stations st ON st.id = s.station_id
+         WHERE s.tenant_id = ?1 AND s.external_id = ?2",
+    )?;
+    let mut rows = stmt.query(params![tenant.to_string(), external_id])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    Ok(Some(Current {
+        id: row.get(0)?,
+        version: row.get(1)?,
+        started_at: row.get(7)?,
+        station_external_id: row.get(8)?,
+        contribution: Contribution {
+            station_id: row.get(2)?,
+            connector_id: row.get(3)?,
+            anomalous: row.get::<_, Option<bool>>(4)? == Some(true),
+            categories: codec::parse_categories(&row.get::<_, String>(5)?),
+            score: row.get(6)?,
         },
-    ))
+        day: DayContribution::parse(row.get::<_, Option<String>>(9)?.as_deref())?,
+        latest_inference_id: row.get(10)?,
+    }))
 }
 
 /// The session with every reading, by the client's id.

@@ -2,9 +2,10 @@
 //! waiting in its queue, runs them all in one transaction and answers all of
 //! them once the commit is durable. If one of them fails, nothing of the
 //! batch is kept and the batch runs again with each write in its own
-//! savepoint, so that only the failed write is lost. Once the WAL has grown to
-//! its limit, the thread finishes a checkpoint after answering, so that the
-//! WAL starts over (see checkpoint.rs).
+//! savepoint, so that only the failed write is lost. With durability `full`
+//! the answers wait for the WAL's fsync on another thread (syncer.rs). Once
+//! the WAL has grown to its limit, the thread finishes a checkpoint after
+//! committing, so that the WAL starts over (see checkpoint.rs).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -15,15 +16,18 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{WalProgress, WRITER_RESIDUE_FRAMES};
+use super::syncer::Syncer;
 use crate::StoreError;
 
 type Output = Box<dyn Any + Send>;
 /// `Fn`, not `FnOnce`: a write may run twice (see [`commit_batch`]).
 type Work = Box<dyn Fn(&Connection) -> Result<Output, StoreError> + Send>;
 
+type Reply = oneshot::Sender<Result<Output, StoreError>>;
+
 struct Job {
     work: Work,
-    reply: oneshot::Sender<Result<Output, StoreError>>,
+    reply: Reply,
 }
 
 /// Writes waiting beyond this answer `Unavailable` instead of queueing
@@ -35,11 +39,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
+    /// `syncer`: where committed batches wait for the fsync before their
+    /// answers; `None` answers them at commit.
     pub(super) fn start(
         conn: Connection,
         max_batch: usize,
         wal_limit_pages: u32,
         progress: Arc<WalProgress>,
+        syncer: Option<Syncer>,
     ) -> Result<Self, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
         std::thread::Builder::new()
@@ -49,7 +56,7 @@ impl Writer {
                     WAL_PAGES.set(pages);
                     Ok(())
                 }));
-                run(conn, jobs, max_batch.max(1), wal_limit_pages, &progress)
+                run(conn, jobs, max_batch.max(1), wal_limit_pages, &progress, syncer)
             })
             .map_err(|e| StoreError::Database(format!("cannot start writer thread: {e}")))?;
         Ok(Self { queue })
@@ -90,6 +97,7 @@ fn run(
     max_batch: usize,
     wal_limit_pages: u32,
     progress: &WalProgress,
+    syncer: Option<Syncer>,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = jobs.blocking_recv() {
@@ -100,15 +108,19 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, &mut batch);
+        let answers = commit_batch(&conn, &mut batch);
+        match &syncer {
+            Some(syncer) => syncer.answer_when_durable(answers),
+            None => answers.send(),
+        }
         let pages = WAL_PAGES.get().max(0) as u32;
         let residue = pages.saturating_sub(progress.backfilled.load(Ordering::Relaxed));
         let caught_up = residue <= WRITER_RESIDUE_FRAMES;
         // Past four limits the checkpoint thread is not keeping up: the
         // writer copies the rest itself rather than let the WAL grow.
         if (pages >= wal_limit_pages && caught_up) || pages / 4 >= wal_limit_pages {
-            // After the answers: with the writer between commits the
-            // checkpoint can finish, and the next commit starts the WAL over.
+            // Between commits the checkpoint can finish, and the next commit
+            // starts the WAL over.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
             }
@@ -118,29 +130,41 @@ fn run(
     tracing::debug!("sqlite writer stopped");
 }
 
-/// Runs the batch in one transaction and answers every write. Savepoints
-/// would make SQLite copy every page a write touches first (its
-/// sub-journal); a failed write is rare, so only then does the batch run
-/// again with one savepoint per write.
-fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
-    let results = match run_together(conn, batch) {
-        Ok(Some(outputs)) => Ok(outputs.into_iter().map(Ok).collect()),
-        Ok(None) => run_isolated(conn, batch),
-        Err(e) => Err(e),
-    };
-    match results {
-        Ok(results) => {
-            for (job, result) in batch.drain(..).zip(results) {
-                // A client that went away still had its write committed.
-                let _ = job.reply.send(result);
-            }
-        }
-        Err(e) => {
-            for job in batch.drain(..) {
-                let _ = job.reply.send(Err(StoreError::Database(e.to_string())));
-            }
+/// The results of a committed batch, for the writes that wait for them.
+pub(super) struct Answers(Vec<(Reply, Result<Output, StoreError>)>);
+
+impl Answers {
+    pub(super) fn send(self) {
+        for (reply, result) in self.0 {
+            // A client that went away still had its write committed.
+            let _ = reply.send(result);
         }
     }
+
+    /// The batch was committed but may not be durable: its writes fail.
+    pub(super) fn fail(self, reason: &str) {
+        for (reply, _) in self.0 {
+            let _ = reply.send(Err(StoreError::Database(reason.to_string())));
+        }
+    }
+}
+
+/// Runs the batch in one transaction. Savepoints would make SQLite copy
+/// every page a write touches first (its sub-journal); a failed write is
+/// rare, so only then does the batch run again with one savepoint per write.
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) -> Answers {
+    let results = match run_together(conn, batch) {
+        Ok(Some(outputs)) => outputs.into_iter().map(Ok).collect(),
+        Ok(None) => run_isolated(conn, batch).unwrap_or_else(|e| failed(batch.len(), &e)),
+        Err(e) => failed(batch.len(), &e),
+    };
+    Answers(batch.drain(..).map(|job| job.reply).zip(results).collect())
+}
+
+fn failed(writes: usize, error: &StoreError) -> Vec<Result<Output, StoreError>> {
+    (0..writes)
+        .map(|_| Err(StoreError::Database(error.to_string())))
+        .collect()
 }
 
 /// Every write in one transaction: their outputs once committed, or `None`
@@ -165,7 +189,10 @@ fn run_together(conn: &Connection, batch: &[Job]) -> Result<Option<Vec<Output>>,
 /// Every write in its own savepoint: a failed one leaves no trace.
 fn run_isolated(conn: &Connection, batch: &[Job]) -> Result<Vec<Result<Output, StoreError>>, StoreError> {
     exec(conn, "BEGIN IMMEDIATE")?;
-    let results = batch.iter().map(|job| run_in_savepoint(conn, &job.work)).collect();
+    let results = batch
+        .iter()
+        .map(|job| run_in_savepoint(conn, &job.work))
+        .collect();
     commit(conn, batch.len())?;
     Ok(results)
 }

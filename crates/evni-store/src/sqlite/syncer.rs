@@ -1,0 +1,67 @@
+//! Durability off the writer's path. With durability `full` the writer
+//! commits without waiting for the disk (SQLite's `synchronous=NORMAL`) and
+//! hands each batch's answers here; this thread fsyncs the WAL once for all
+//! batches waiting and only then answers them. Meanwhile the writer runs the
+//! next batch: a commit no longer waits for the previous one's fsync, and
+//! one fsync covers several commits. A write is still answered only once it
+//! is on disk; another connection may read it a moment earlier.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use super::writer::Answers;
+use crate::StoreError;
+
+pub(super) struct Syncer {
+    queue: mpsc::Sender<Answers>,
+}
+
+impl Syncer {
+    /// Starts the thread that syncs the WAL at `wal` (the database path
+    /// with `-wal`).
+    pub(super) fn start(wal: PathBuf) -> Result<Self, StoreError> {
+        let (queue, batches) = mpsc::channel::<Answers>();
+        std::thread::Builder::new()
+            .name("evni-sqlite-sync".into())
+            .spawn(move || run(&wal, &batches))
+            .map_err(|e| StoreError::Database(format!("cannot start WAL sync thread: {e}")))?;
+        Ok(Self { queue })
+    }
+
+    /// Answers a committed batch once the WAL holding it is on disk.
+    pub(super) fn answer_when_durable(&self, answers: Answers) {
+        if let Err(mpsc::SendError(answers)) = self.queue.send(answers) {
+            answers.fail("the WAL sync thread stopped");
+        }
+    }
+}
+
+fn run(wal: &std::path::Path, batches: &mpsc::Receiver<Answers>) {
+    // Opened on first use: SQLite creates the WAL with the first write.
+    let mut file: Option<File> = None;
+    while let Ok(first) = batches.recv() {
+        let waiting: Vec<Answers> = std::iter::once(first).chain(batches.try_iter()).collect();
+        let synced = match &file {
+            Some(file) => file.sync_data(),
+            None => File::open(wal).and_then(|opened| {
+                opened.sync_data()?;
+                file = Some(opened);
+                Ok(())
+            }),
+        };
+        match synced {
+            Ok(()) => waiting.into_iter().for_each(Answers::send),
+            Err(e) => {
+                tracing::error!(error = %e, "fsync of the WAL failed");
+                // Reopened next time, in case the file was replaced.
+                file = None;
+                let reason = format!("fsync of the WAL failed: {e}");
+                for answers in waiting {
+                    answers.fail(&reason);
+                }
+            }
+        }
+    }
+    tracing::debug!("sqlite WAL sync thread stopped");
+}

@@ -1,0 +1,60 @@
+//! A session write as the engine sends it, for the store's tests.
+
+use evni_domain::{Location, Measurand, Reading, SessionStatus, UnitOfMeasure};
+use evni_store::*;
+
+/// Session `id` at `station` with energy readings at `minutes` (kWh = minute),
+/// analysed by `model` with `score`; a create when `expected_version` is
+/// `None`, else an append on top of that version.
+pub fn session_write(
+    tenant: TenantId,
+    id: &str,
+    station: &str,
+    minutes: std::ops::Range<i64>,
+    expected_version: Option<i64>,
+    score: f64,
+    model: &str,
+) -> SessionWrite {
+    let readings: Vec<Reading> = minutes
+        .clone()
+        .map(|minute| Reading {
+            ts: minute * 60_000_000,
+            measurand: Measurand::EnergyActiveImportRegister,
+            phase: None,
+            location: Location::Outlet,
+            unit: Some(UnitOfMeasure::KWh),
+            value: minute as f64,
+            context: None,
+        })
+        .collect();
+    SessionWrite {
+        tenant,
+        header: SessionHeader {
+            // The store keeps the first write's UUID.
+            uuid: uuid::Uuid::now_v7(),
+            external_id: id.into(),
+            station_external_id: station.into(),
+            connector_id: Some("1".into()),
+            evse_id: None,
+            metadata: None,
+            created_at: 0,
+            feedback: None,
+        },
+        expected_version,
+        readings: ReadingsChange::Upsert(readings),
+        reading_count: minutes.end as usize,
+        started_at: Some(0),
+        verdict: Verdict {
+            status: SessionStatus::Active,
+            is_anomaly: Some(score >= 0.5),
+            anomaly_score: Some(score),
+            ..Verdict::pending()
+        },
+        inference: Some(InferenceRecord {
+            model: model.into(),
+            readings_analyzed: minutes.end as usize,
+        }),
+        feedback: None,
+        summary: None,
+    }
+}
