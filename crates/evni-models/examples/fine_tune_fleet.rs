@@ -40,8 +40,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r.tuned.card().thresholds["bucket_error"]
     );
     let pct = |a: usize, b: usize| format!("{a:>4} / {b:<4} ({:>5.1} %)", 100.0 * a as f64 / b.max(1) as f64);
+    println!(
+        "threshold of the base recalibrated on the same sessions instead: {:.4}",
+        r.recalibrated.threshold
+    );
     println!("CSAR-2 alone       false alarms, held-out fleet   novel faults in the fleet");
-    for (name, f) in ["base", "fine-tuned"].iter().zip(&r.csar2) {
+    let csar2 = [r.csar2[0], r.recalibrated.csar2, r.csar2[1]];
+    for (name, f) in ["base", "recalibrated", "fine-tuned"].iter().zip(&csar2) {
         println!(
             "  {name:<16} {}          {}",
             pct(f.false_alarms, f.normal_sessions),
@@ -49,11 +54,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("CSAR-2 alone       novel faults in ordinary sessions");
-    for (name, f) in ["base", "fine-tuned"].iter().zip(&r.ordinary) {
+    let ordinary = [r.ordinary[0], r.recalibrated.ordinary, r.ordinary[1]];
+    for (name, f) in ["base", "recalibrated", "fine-tuned"].iter().zip(&ordinary) {
         println!("  {name:<16} {}", pct(f.faults_found, f.fault_sessions));
     }
     println!("whole analysis     false alarms, held-out fleet   novel faults in the fleet   physical faults in the fleet");
-    for (name, v) in ["base", "fine-tuned"].iter().zip(&r.analysis) {
+    let analysis = [r.analysis[0], r.recalibrated.analysis, r.analysis[1]];
+    for (name, v) in ["base", "recalibrated", "fine-tuned"].iter().zip(&analysis) {
         println!(
             "  {name:<16} {}          {}        {}",
             pct(v.false_alarms, v.normal_sessions),

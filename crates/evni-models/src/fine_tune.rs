@@ -183,20 +183,8 @@ pub fn fine_tune_csar2(
         "final_training_loss": loss,
     });
     let provisional = Csar2::from_parts(&weights, card.clone())?;
-    let pooled: Vec<SessionFeatures> = data
-        .calibration
-        .iter()
-        .chain(&data.replay_calibration)
-        .cloned()
-        .collect();
-    let mut errors: Vec<f32> = scores(&provisional, &pooled)
-        .iter()
-        .map(Csar2Score::session_error)
-        .collect();
-    let threshold = quantile(&mut errors, 1.0 - config.target_false_alarm_rate);
-    card.thresholds
-        .insert("bucket_error".into(), f64::from(threshold));
-    let calibrated = Csar2::from_parts(&weights, card.clone())?;
+    let calibrated = recalibrate(&provisional, data, config.target_false_alarm_rate)?;
+    card = calibrated.card().clone();
 
     let before = figures(base, data);
     let after = figures(&calibrated, data);
@@ -224,6 +212,31 @@ pub fn fine_tune_csar2(
     };
     let model = Csar2::from_parts(&weights, card)?;
     Ok((model, weights, before, after))
+}
+
+/// `model` with its threshold set so that `target_false_alarm_rate` of the
+/// held-out normal sessions (`data.calibration` and
+/// `data.replay_calibration` pooled) alarm.
+pub fn recalibrate(
+    model: &Csar2,
+    data: &FineTuneData,
+    target_false_alarm_rate: f64,
+) -> Result<Csar2, ModelError> {
+    let pooled: Vec<SessionFeatures> = data
+        .calibration
+        .iter()
+        .chain(&data.replay_calibration)
+        .cloned()
+        .collect();
+    let mut errors: Vec<f32> = scores(model, &pooled)
+        .iter()
+        .map(Csar2Score::session_error)
+        .collect();
+    let threshold = quantile(&mut errors, 1.0 - target_false_alarm_rate);
+    let mut card = model.card().clone();
+    card.thresholds
+        .insert("bucket_error".into(), f64::from(threshold));
+    Csar2::from_parts(&model.net().to_safetensors()?, card)
 }
 
 /// Simulated ordinary sessions to replay while fine-tuning: `train` to

@@ -14,7 +14,7 @@ use evni_sim::{SessionKind, SimConfig};
 
 use crate::data::{self, Sample};
 use crate::fine_tune::{self, fine_tune_csar2, Figures, FineTuneConfig, FineTuneData};
-use crate::{Csar2, ModelError, Models};
+use crate::{Csar2, Model, ModelError, Models};
 
 /// The experiment's size.
 #[derive(Debug, Clone)]
@@ -91,9 +91,22 @@ pub struct FleetReport {
     pub ordinary: [Figures; 2],
     /// The whole analysis, base then fine-tuned.
     pub analysis: [Verdicts; 2],
+    /// The alternative to fine-tuning.
+    pub recalibrated: Recalibrated,
     pub tuned: Csar2,
     /// Final training loss per epoch.
     pub losses: Vec<f32>,
+}
+
+/// The alternative to fine-tuning: the base CSAR-2 with its threshold
+/// recalibrated on the fine-tune's held-out sessions for the same target.
+#[derive(Debug, Clone)]
+pub struct Recalibrated {
+    pub threshold: f64,
+    /// CSAR-2 alone, as [`FleetReport::csar2`] and [`FleetReport::ordinary`].
+    pub csar2: Figures,
+    pub ordinary: Figures,
+    pub analysis: Verdicts,
 }
 
 /// Simulates the fleet, fine-tunes `base.csar2` on it and measures both.
@@ -192,6 +205,10 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
         csar2: tuned.clone(),
         csarc2: base.csarc2.clone(),
     };
+    let recalibrated_models = Models {
+        csar2: fine_tune::recalibrate(&base.csar2, &data, config.target_false_alarm_rate)?,
+        csarc2: base.csarc2.clone(),
+    };
     let held_out: Vec<&Sample> = evaluation.iter().map(|(_, s)| *s).collect();
     let verdicts = |models: &Models| {
         let found = |s: &Sample| match models.analyze(&s.readings, &s.context) {
@@ -218,6 +235,12 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
         fine_tune::figures(&base.csar2, &ordinary_data),
         fine_tune::figures(&tuned, &ordinary_data),
     ];
+    let recalibrated = Recalibrated {
+        threshold: recalibrated_models.csar2.card().thresholds["bucket_error"],
+        csar2: fine_tune::figures(&recalibrated_models.csar2, &data),
+        ordinary: fine_tune::figures(&recalibrated_models.csar2, &ordinary_data),
+        analysis: verdicts(&recalibrated_models),
+    };
     Ok(FleetReport {
         ordinary,
         clean_sessions: clean.len(),
@@ -227,6 +250,7 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
         seconds,
         csar2: [before, after],
         analysis: [verdicts(base), verdicts(&tuned_models)],
+        recalibrated,
         tuned,
         losses,
     })
