@@ -47,20 +47,12 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 reaches IPv4 inside
 }
 
-/// Checks a webhook URL: http, a host, and (unless `allow_private`)
-/// only public addresses behind it.
+/// Checks a webhook URL: http or https, a host, and (unless
+/// `allow_private`) only public addresses behind it.
 pub async fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, UrlRefused> {
     let parsed = reqwest::Url::parse(url).map_err(|e| UrlRefused(format!("not a URL: {e}")))?;
-    match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(UrlRefused(
-                "https is not supported by this build (no TLS); use an http:// URL, e.g. behind a \
-                 TLS-terminating proxy"
-                    .into(),
-            ))
-        }
-        _ => return Err(UrlRefused("the URL must start with http://".into())),
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(UrlRefused("the URL must start with https:// or http://".into()));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(UrlRefused(
@@ -155,7 +147,8 @@ mod tests {
         assert!(check_url("ftp://example.com/", false).await.is_err());
         assert!(check_url("http://user:pw@8.8.8.8/", false).await.is_err());
         assert!(check_url("http://8.8.8.8/hook", false).await.is_ok());
-        assert!(check_url("https://8.8.8.8/hook", false).await.is_err());
+        assert!(check_url("https://8.8.8.8/hook", false).await.is_ok());
+        assert!(check_url("https://127.0.0.1/hook", false).await.is_err());
         assert!(check_url("http://127.0.0.1:9/hook", true).await.is_ok());
     }
 }

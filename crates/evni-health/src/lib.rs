@@ -52,6 +52,8 @@ pub struct WebhookConfig {
     pub max_backoff: Duration,
     /// No attempt is made this long after the event was created.
     pub max_age: Duration,
+    /// Trusted for https targets besides the built-in (Mozilla) roots.
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl Default for WebhookConfig {
@@ -62,6 +64,7 @@ impl Default for WebhookConfig {
             initial_backoff: Duration::from_secs(5),
             max_backoff: Duration::from_secs(2 * 3600),
             max_age: Duration::from_secs(24 * 3600),
+            extra_roots: Vec::new(),
         }
     }
 }

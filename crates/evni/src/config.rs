@@ -59,6 +59,9 @@ pub struct Config {
     pub webhook_initial_backoff: String,
     /// Log filter, e.g. `info` or `evni=debug`.
     pub log: String,
+    /// PEM file of CA certificates trusted for https webhook targets and
+    /// the LLM endpoint, besides the built-in (Mozilla) roots.
+    pub tls_ca_file: Option<PathBuf>,
     /// Object store of model artifacts and training uploads: unset is
     /// `file://<data_dir>/objects`; `s3://bucket/prefix` needs the `s3` feature.
     pub object_store_url: Option<String>,
@@ -91,6 +94,7 @@ impl Default for Config {
             webhook_timeout: "15s".into(),
             webhook_initial_backoff: "5s".into(),
             log: "info".into(),
+            tls_ca_file: None,
             object_store_url: None,
         }
     }
@@ -126,6 +130,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_timeout", &self.webhook_timeout)
             .field("webhook_initial_backoff", &self.webhook_initial_backoff)
             .field("log", &self.log)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("object_store_url", &self.object_store_url)
             .finish()
     }
@@ -218,6 +223,9 @@ impl Config {
         if let Some(v) = env("EVNI_LOG") {
             config.log = v;
         }
+        if let Some(v) = env("EVNI_TLS_CA_FILE") {
+            config.tls_ca_file = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
         if let Some(v) = env("EVNI_OBJECT_STORE_URL") {
             config.object_store_url = Some(v).filter(|v| !v.is_empty());
         }
@@ -253,6 +261,7 @@ impl Config {
             bail!("EVNI_JWT_SECRET must be at least 32 characters");
         }
         self.validate_explain()?;
+        self.explain_config()?;
         self.health_config()?;
         Ok(())
     }
@@ -276,12 +285,10 @@ impl Config {
                 }
             }
             (Some(url), Some(_)) => {
-                if url.starts_with("https://") {
-                    bail!("llm_url: https is not supported by this build (no TLS); use an http:// endpoint, e.g. a local model server or a TLS-terminating proxy");
-                }
                 let rest = url
-                    .strip_prefix("http://")
-                    .with_context(|| format!("llm_url '{url}' must start with http://"))?;
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .with_context(|| format!("llm_url '{url}' must start with https:// or http://"))?;
                 if rest.is_empty() || rest.starts_with('/') {
                     bail!("llm_url '{url}' has no host");
                 }
@@ -299,20 +306,40 @@ impl Config {
     }
 
     /// Settings of the explain and ask endpoints.
-    pub fn explain_config(&self) -> evni_api::ExplainConfig {
+    pub fn explain_config(&self) -> anyhow::Result<evni_api::ExplainConfig> {
         let llm = match (&self.llm_url, &self.llm_model) {
             (Some(url), Some(model)) => Some(evni_api::LlmConfig {
                 url: url.clone(),
                 model: model.clone(),
                 api_key: self.llm_api_key.clone(),
                 timeout: std::time::Duration::from_millis(self.llm_timeout_ms),
+                extra_roots: self.tls_roots()?,
             }),
             _ => None,
         };
-        evni_api::ExplainConfig {
+        Ok(evni_api::ExplainConfig {
             llm,
             rate_per_minute: self.explain_rate_per_minute,
+        })
+    }
+
+    /// The CA certificates of `tls_ca_file`, if set.
+    fn tls_roots(&self) -> anyhow::Result<Vec<reqwest::Certificate>> {
+        let Some(path) = &self.tls_ca_file else {
+            return Ok(Vec::new());
+        };
+        let pem = std::fs::read(path)
+            .with_context(|| format!("tls_ca_file '{}' cannot be read", path.display()))?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+            format!(
+                "tls_ca_file '{}' is not a PEM file of certificates",
+                path.display()
+            )
+        })?;
+        if roots.is_empty() {
+            bail!("tls_ca_file '{}' holds no certificate", path.display());
         }
+        Ok(roots)
     }
 }
 
@@ -363,6 +390,7 @@ impl Config {
                 allow_private: self.webhook_allow_private,
                 timeout,
                 initial_backoff: duration("webhook_initial_backoff", &self.webhook_initial_backoff)?,
+                extra_roots: self.tls_roots()?,
                 ..defaults.webhooks
             },
             ..defaults
@@ -410,7 +438,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert!(ok.explain_config().llm.is_some());
+        assert!(ok.explain_config().unwrap().llm.is_some());
         assert!(!format!("{ok:?}").contains("k3y-never-printed"));
         assert!(Config::from_sources(None, env(&[("EVNI_LLM_URL", "http://h/v1")])).is_err());
         assert!(Config::from_sources(None, env(&[("EVNI_LLM_MODEL", "m")])).is_err());
@@ -419,7 +447,15 @@ mod tests {
         );
         assert!(Config::from_sources(None, env(&[("EVNI_EXPLAIN_RATE_PER_MINUTE", "0")])).is_err());
         assert!(Config::from_sources(None, env(&[("EVNI_LLM_TIMEOUT_MS", "soon")])).is_err());
-        assert!(Config::default().explain_config().llm.is_none());
+        assert!(Config::default().explain_config().unwrap().llm.is_none());
+        let https = env(&[
+            ("EVNI_LLM_URL", "https://llm.example/v1"),
+            ("EVNI_LLM_MODEL", "m"),
+        ]);
+        assert!(Config::from_sources(None, https).is_ok());
+        let missing = env(&[("EVNI_TLS_CA_FILE", "/nonexistent/ca.pem")]);
+        let error = Config::from_sources(None, missing).unwrap_err().to_string();
+        assert!(error.contains("tls_ca_file"), "{error}");
     }
 
     #[test]

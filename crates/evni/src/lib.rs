@@ -73,7 +73,7 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
         health: Arc::new(health),
         engine: Arc::new(engine),
         keys: Arc::new(JwtKeys::from_secret(&secret)),
-        explain: Arc::new(evni_api::Explainer::new(config.explain_config())),
+        explain: Arc::new(evni_api::Explainer::new(config.explain_config()?)),
         limits: Limits {
             max_body_bytes: config.max_body_bytes,
             max_meter_values: config.max_meter_values,

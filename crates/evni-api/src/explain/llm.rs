@@ -19,6 +19,8 @@ pub struct LlmConfig {
     pub model: String,
     pub api_key: Option<String>,
     pub timeout: Duration,
+    /// Trusted for an https endpoint besides the built-in (Mozilla) roots.
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl std::fmt::Debug for LlmConfig {
@@ -69,10 +71,11 @@ Plain English, short paragraphs, no markdown headings.";
 
 impl LlmClient {
     pub(crate) fn new(config: LlmConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .unwrap_or_default();
+        let mut builder = reqwest::Client::builder().timeout(config.timeout);
+        for root in &config.extra_roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let http = builder.build().unwrap_or_default();
         Self { config, http }
     }
 
@@ -189,6 +192,7 @@ mod tests {
             model: "m".into(),
             api_key: Some("secret-key".into()),
             timeout: Duration::from_secs(1),
+            extra_roots: Vec::new(),
         };
         assert_eq!(
             config("http://h:1/v1/").endpoint(),

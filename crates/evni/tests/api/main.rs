@@ -15,3 +15,4 @@ mod sessions;
 mod stations;
 mod validation;
 mod webhooks;
+mod webhooks_tls;

@@ -17,7 +17,7 @@ use crate::helpers::*;
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     headers: axum::http::HeaderMap,
     body: String,
 }
@@ -25,6 +25,16 @@ struct Received {
 /// A receiver on 127.0.0.1:0 that answers 500 to the first `failures`
 /// requests and 200 after.
 async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let (app, seen) = receiver_app(failures);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// The receiver's routes: POST /hook logs the request and answers 500 to
+/// the first `failures` requests and 200 after.
+pub(crate) fn receiver_app(failures: usize) -> (axum::Router, Arc<Mutex<Vec<Received>>>) {
     let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
     let log = seen.clone();
     let app = axum::Router::new().route(
@@ -42,14 +52,11 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
+    (app, seen)
 }
 
 /// Verifies a delivery as a receiver would, with the secret alone.
-fn verify(secret: &str, received: &Received) {
+pub(crate) fn verify(secret: &str, received: &Received) {
     let header = |name: &str| received.headers.get(name).unwrap().to_str().unwrap().to_owned();
     let (id, timestamp) = (header("webhook-id"), header("webhook-timestamp"));
     let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
@@ -65,7 +72,7 @@ fn verify(secret: &str, received: &Received) {
     assert!((0..60).contains(&age), "timestamp {timestamp}");
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -73,7 +80,7 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn private_allowed(c: &mut evni::Config) {
+pub(crate) fn private_allowed(c: &mut evni::Config) {
     c.webhook_allow_private = true;
     c.webhook_initial_backoff = "100ms".into();
 }
