@@ -322,24 +322,41 @@ fn index_categories(
     Ok(())
 }
 
+/// Readings per upsert statement: a statement costs about as much to run
+/// as the rows it writes. Chunks of 32 and 8, then the rest exactly, so
+/// that few statement texts serve every count.
+fn chunk_len(remaining: usize) -> usize {
+    match remaining {
+        32.. => 32,
+        8.. => 8,
+        n => n,
+    }
+}
+
 fn upsert_readings(conn: &Connection, session_id: i64, readings: &[Reading]) -> Result<(), StoreError> {
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO readings (session_id, ts, measurand, phase, location, unit, value, context)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (session_id, ts, measurand, phase, location)
-         DO UPDATE SET unit = excluded.unit, value = excluded.value, context = excluded.context",
-    )?;
-    for r in readings {
-        insert.execute(params![
-            session_id,
-            r.ts,
-            r.measurand.as_str(),
-            codec::phase_text(r.phase),
-            r.location.as_str(),
-            r.unit.map(|u| u.as_str()),
-            r.value,
-            r.context.map(|c| c.as_str()),
-        ])?;
+    let mut rest = readings;
+    while !rest.is_empty() {
+        let (chunk, after) = rest.split_at(chunk_len(rest.len()));
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut insert = conn.prepare_cached(&format!(
+            "INSERT INTO readings (session_id, ts, measurand, phase, location, unit, value, context)
+             VALUES {rows}
+             ON CONFLICT (session_id, ts, measurand, phase, location)
+             DO UPDATE SET unit = excluded.unit, value = excluded.value, context = excluded.context"
+        ))?;
+        for (row, r) in chunk.iter().enumerate() {
+            let at = row * 8;
+            insert.raw_bind_parameter(at + 1, session_id)?;
+            insert.raw_bind_parameter(at + 2, r.ts)?;
+            insert.raw_bind_parameter(at + 3, r.measurand.as_str())?;
+            insert.raw_bind_parameter(at + 4, codec::phase_text(r.phase))?;
+            insert.raw_bind_parameter(at + 5, r.location.as_str())?;
+            insert.raw_bind_parameter(at + 6, r.unit.map(|u| u.as_str()))?;
+            insert.raw_bind_parameter(at + 7, r.value)?;
+            insert.raw_bind_parameter(at + 8, r.context.map(|c| c.as_str()))?;
+        }
+        insert.raw_execute()?;
+        rest = after;
     }
     Ok(())
 }
