@@ -12,7 +12,7 @@
 # S3-compatible server (a build with `--features s3`) when
 #   EVNI_TEST_S3=1                         lets scripts/s3-mock.sh install
 #                                          (pip) and start a local one.
-# Arguments go to both cargo test runs, e.g. scripts/test.sh some_test_name.
+# Arguments go to every cargo test run, e.g. scripts/test.sh some_test_name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,8 @@ env -u EVNI_TEST_DATABASE_URL cargo test --workspace "$@"
 if [[ -n $PG_URL ]]; then
   echo "== storage tests on PostgreSQL"
   EVNI_TEST_DATABASE_URL=$PG_URL cargo test -p evni -p evni-store "$@"
+  echo "== scale-out on PostgreSQL (two API processes and a worker)"
+  EVNI_TEST_DATABASE_URL=$PG_URL cargo test -p evni --test scale "$@" -- --ignored
 else
   echo "== PostgreSQL skipped: set EVNI_TEST_DATABASE_URL or EVNI_TEST_POSTGRES=1 to run the storage tests on it too"
 fi
