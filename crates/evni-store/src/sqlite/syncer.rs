@@ -6,7 +6,7 @@
 //! one fsync covers several commits. A write is still answered only once it
 //! is on disk; another connection may read it a moment earlier.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::mpsc;
 
@@ -44,7 +44,9 @@ fn run(wal: &std::path::Path, batches: &mpsc::Receiver<Answers>) {
         let waiting: Vec<Answers> = std::iter::once(first).chain(batches.try_iter()).collect();
         let synced = match &file {
             Some(file) => file.sync_data(),
-            None => File::open(wal).and_then(|opened| {
+            // Opened for writing, which some systems need for fsync; it
+            // never writes.
+            None => OpenOptions::new().write(true).open(wal).and_then(|opened| {
                 opened.sync_data()?;
                 file = Some(opened);
                 Ok(())
@@ -64,4 +66,30 @@ fn run(wal: &std::path::Path, batches: &mpsc::Receiver<Answers>) {
         }
     }
     tracing::debug!("sqlite WAL sync thread stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a write waiting behind the syncer for `wal` is answered.
+    fn answer_for(wal: PathBuf) -> Result<i32, StoreError> {
+        let syncer = Syncer::start(wal).unwrap();
+        let (answers, receiver) = Answers::one(Ok(Box::new(7)));
+        syncer.answer_when_durable(answers);
+        receiver
+            .blocking_recv()
+            .unwrap()
+            .map(|output| *output.downcast::<i32>().unwrap())
+    }
+
+    #[test]
+    fn a_write_is_answered_once_the_wal_is_synced_and_fails_when_it_cannot_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("db.sqlite3-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        assert_eq!(answer_for(wal).unwrap(), 7);
+        let error = answer_for(dir.path().join("missing-wal")).unwrap_err();
+        assert!(error.to_string().contains("fsync of the WAL failed"), "{error}");
+    }
 }

@@ -134,6 +134,15 @@ fn run(
 pub(super) struct Answers(Vec<(Reply, Result<Output, StoreError>)>);
 
 impl Answers {
+    /// One write's answer, waited for on `receiver`.
+    #[cfg(test)]
+    pub(super) fn one(
+        result: Result<Output, StoreError>,
+    ) -> (Self, oneshot::Receiver<Result<Output, StoreError>>) {
+        let (reply, receiver) = oneshot::channel();
+        (Self(vec![(reply, result)]), receiver)
+    }
+
     pub(super) fn send(self) {
         for (reply, result) in self.0 {
             // A client that went away still had its write committed.
