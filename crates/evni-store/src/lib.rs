@@ -8,6 +8,7 @@ pub mod model;
 pub mod models;
 pub mod objects;
 pub mod postgres;
+mod session_write;
 pub mod sqlite;
 mod station_days;
 

@@ -7,7 +7,8 @@ use uuid::Uuid;
 use super::codec::{self, READING_COLUMNS, VERDICT_COLUMNS};
 use super::stations::{self, Contribution};
 use crate::model::*;
-use crate::station_days::{DayContribution, SessionDayInput};
+use crate::session_write::{self, InferenceRow};
+use crate::station_days::DayContribution;
 use crate::StoreError;
 
 const HEADER_COLUMNS: &str =
@@ -33,17 +34,7 @@ struct Current {
 pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result<WriteOutcome, StoreError> {
     let header = &write.header;
     let current = current_row(conn, write.tenant, &header.external_id)?;
-    match (write.expected_version, &current) {
-        (None, Some(_)) => return Err(StoreError::Conflict("session exists already".into())),
-        (Some(_), None) => return Err(StoreError::Conflict("session is gone".into())),
-        (Some(expected), Some(current)) if current.version != expected => {
-            return Err(StoreError::Conflict(format!(
-                "session is at version {}, not {expected}",
-                current.version
-            )))
-        }
-        _ => {}
-    }
+    session_write::check_version(write.expected_version, current.as_ref().map(|c| c.version))?;
     let station_id = match &current {
         Some(current) if current.station_external_id == header.station_external_id => {
             current.contribution.station_id
@@ -67,21 +58,9 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         )?),
         _ => None,
     };
-    let day = DayContribution::of(&SessionDayInput {
-        station_id,
-        connector_id: header.connector_id.as_deref(),
-        started_at: write.started_at,
-        anomalous,
-        facts: write.summary.as_ref(),
-    });
+    let day = session_write::day_contribution(write, station_id);
     let day_text = DayContribution::text(day.as_ref())?;
-    let inference = write.inference.as_ref().map(|inference| InferenceRow {
-        analyzed_at: verdict.analyzed_at.unwrap_or(now),
-        model: &inference.model,
-        verdict,
-        readings_analyzed: inference.readings_analyzed as i64,
-        anomalies: &anomalies,
-    });
+    let inference = InferenceRow::of(write, &anomalies, now);
 
     let (session_id, version) = match &current {
         None => {
@@ -228,15 +207,6 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         is_recurring,
         feedback_id,
     })
-}
-
-/// One analysis run for the inference history.
-struct InferenceRow<'a> {
-    analyzed_at: i64,
-    model: &'a str,
-    verdict: &'a Verdict,
-    readings_analyzed: i64,
-    anomalies: &'a str,
 }
 
 /// Appends a run to the history and returns its id. A session's runs are

@@ -1,0 +1,54 @@
+//! What both backends derive alike from a [`SessionWrite`] before storing
+//! it: the version check, the session's share of its station's day and the
+//! analysis run for the inference history.
+
+use crate::model::{SessionWrite, Verdict};
+use crate::station_days::{DayContribution, SessionDayInput};
+use crate::StoreError;
+
+/// Refuses a write that expects another version than the stored one
+/// (`None`: a create, or no session stored).
+pub(crate) fn check_version(expected: Option<i64>, stored: Option<i64>) -> Result<(), StoreError> {
+    match (expected, stored) {
+        (None, Some(_)) => Err(StoreError::Conflict("session exists already".into())),
+        (Some(_), None) => Err(StoreError::Conflict("session is gone".into())),
+        (Some(expected), Some(stored)) if stored != expected => Err(StoreError::Conflict(format!(
+            "session is at version {stored}, not {expected}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The session's share of its station's day once `write` is stored.
+pub(crate) fn day_contribution(write: &SessionWrite, station_id: i64) -> Option<DayContribution> {
+    DayContribution::of(&SessionDayInput {
+        station_id,
+        connector_id: write.header.connector_id.as_deref(),
+        started_at: write.started_at,
+        anomalous: write.verdict.is_anomaly == Some(true),
+        facts: write.summary.as_ref(),
+    })
+}
+
+/// One analysis run for the inference history.
+pub(crate) struct InferenceRow<'a> {
+    pub analyzed_at: i64,
+    pub model: &'a str,
+    pub verdict: &'a Verdict,
+    pub readings_analyzed: i64,
+    /// The verdict's anomalies as JSON.
+    pub anomalies: &'a str,
+}
+
+impl<'a> InferenceRow<'a> {
+    /// The run `write` records, if it was analysed.
+    pub(crate) fn of(write: &'a SessionWrite, anomalies: &'a str, now: i64) -> Option<Self> {
+        write.inference.as_ref().map(|inference| Self {
+            analyzed_at: write.verdict.analyzed_at.unwrap_or(now),
+            model: &inference.model,
+            verdict: &write.verdict,
+            readings_analyzed: inference.readings_analyzed as i64,
+            anomalies,
+        })
+    }
+}
