@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use evni_domain::{Location, Measurand, Reading, SessionStatus, UnitOfMeasure};
+use evni_domain::{Measurand, Reading, SessionStatus, UnitOfMeasure};
 use evni_store::health::SessionFacts;
 use evni_store::sqlite::{SqliteOptions, SqliteStore};
 use evni_store::*;
@@ -18,15 +18,8 @@ use evni_store::*;
 const MINUTE: i64 = 60_000_000;
 
 fn minute_readings(minute: i64) -> Vec<Reading> {
-    let reading = |measurand, unit, value| Reading {
-        ts: 1_764_000_000_000_000 + minute * MINUTE,
-        measurand,
-        phase: None,
-        location: Location::Outlet,
-        unit: Some(unit),
-        value,
-        context: None,
-    };
+    let ts = 1_764_000_000_000_000 + minute * MINUTE;
+    let reading = |measurand, unit, value| evni_sim::fixtures::reading(ts, measurand, unit, value);
     vec![
         reading(
             Measurand::EnergyActiveImportRegister,

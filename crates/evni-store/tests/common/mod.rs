@@ -1,6 +1,7 @@
 //! A session write as the engine sends it, for the store's tests.
 
-use evni_domain::{Location, Measurand, Reading, SessionStatus, UnitOfMeasure};
+use evni_domain::{Measurand, Reading, SessionStatus, UnitOfMeasure};
+use evni_sim::fixtures::reading;
 use evni_store::*;
 
 /// Session `id` at `station` with energy readings at `minutes` (kWh = minute),
@@ -17,14 +18,13 @@ pub fn session_write(
 ) -> SessionWrite {
     let readings: Vec<Reading> = minutes
         .clone()
-        .map(|minute| Reading {
-            ts: minute * 60_000_000,
-            measurand: Measurand::EnergyActiveImportRegister,
-            phase: None,
-            location: Location::Outlet,
-            unit: Some(UnitOfMeasure::KWh),
-            value: minute as f64,
-            context: None,
+        .map(|minute| {
+            reading(
+                minute * 60_000_000,
+                Measurand::EnergyActiveImportRegister,
+                UnitOfMeasure::KWh,
+                minute as f64,
+            )
         })
         .collect();
     SessionWrite {
