@@ -321,7 +321,8 @@ fn f1(p: f64, r: f64) -> f64 {
     }
 }
 
-fn ratio(a: usize, b: usize) -> f64 {
+/// `a / b`, or 0 when there is nothing to divide by.
+pub(crate) fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 {
         0.0
     } else {

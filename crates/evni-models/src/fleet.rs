@@ -13,7 +13,7 @@ use evni_analysis::Outcome;
 use evni_sim::{SessionKind, SimConfig};
 
 use crate::data::{self, Sample};
-use crate::fine_tune::{self, fine_tune_csar2, Figures, FineTuneConfig, FineTuneData};
+use crate::fine_tune::{self, fine_tune_csar2, ratio, Figures, FineTuneConfig, FineTuneData};
 use crate::{Csar2, Model, ModelError, Models};
 
 /// The experiment's size.
@@ -258,14 +258,6 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
 
 fn flagged(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Analyzed(a) if !a.anomalies.is_empty())
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
-    }
 }
 
 /// Periodic load balancing: from minute `offset_minutes` of every
