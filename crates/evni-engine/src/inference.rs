@@ -1,10 +1,14 @@
-//! Where sessions are analysed: on dedicated analysis threads, never on the
-//! async runtime. A thread takes every analysis waiting in the queue (up to
-//! a batch) and runs them together, so the learned models' forward pass is
-//! shared by the sessions that wait at the same moment (each tenant's
-//! models batch on their own). At most a configured number of analyses are
-//! queued or running; beyond that the engine answers `Unavailable` (503)
-//! instead of queueing without bound.
+//! Where sessions are analysed. A session of up to [`INLINE_READINGS`]
+//! readings (a live session's 6 h window, say) is analysed on the task that asked:
+//! that takes tens of microseconds, less than handing it to another thread
+//! and back, whose wake-ups leave cores idle under load. Larger ones go to
+//! dedicated analysis threads, so that the async runtime never stalls on
+//! them: a thread takes every analysis waiting in the queue (up to a batch)
+//! and runs them together, so the learned models' forward pass is shared by
+//! the sessions that wait at the same moment (each tenant's models batch on
+//! their own). At most a configured number of analyses are queued or
+//! running; beyond that the engine answers `Unavailable` (503) instead of
+//! queueing without bound.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{mpsc, Arc, Mutex};
@@ -16,6 +20,9 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{EngineError, RULES_MODEL};
 
+/// Sessions with at most this many readings are analysed on the calling
+/// task (a 6 h window sampled every minute has about 360 per measurand).
+const INLINE_READINGS: usize = 2048;
 /// Most analyses one thread takes from the queue at once.
 const MAX_BATCH: usize = 64;
 /// A batch stops growing past this many readings, so that one huge session
@@ -37,6 +44,8 @@ pub struct Analyzer {
     queue: mpsc::Sender<Job>,
     /// Inference-history name of the default analysis: rules and model versions.
     model_id: String,
+    /// Sessions up to this many readings are analysed on the calling task.
+    inline_readings: usize,
 }
 
 /// Inference-history name of an analysis by `models` (rules alone: `None`).
@@ -68,7 +77,16 @@ impl Analyzer {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             queue,
             model_id,
+            inline_readings: INLINE_READINGS,
         }
+    }
+
+    /// Analyses sessions of up to `readings` readings on the calling task
+    /// instead of [`INLINE_READINGS`] (0: every one on an analysis thread).
+    #[cfg(test)]
+    fn with_inline_readings(mut self, readings: usize) -> Self {
+        self.inline_readings = readings;
+        self
     }
 
     pub fn model_id(&self) -> &str {
@@ -79,8 +97,8 @@ impl Analyzer {
         self.models.as_ref()
     }
 
-    /// Examines `readings` with `models` (the tenant's) on an analysis
-    /// thread; gives them back with the examination.
+    /// Examines `readings` with `models` (the tenant's), here or on an
+    /// analysis thread (see the module); gives them back with the examination.
     pub async fn analyze(
         &self,
         models: Option<&Arc<Models>>,
@@ -93,6 +111,14 @@ impl Analyzer {
             .clone()
             .try_acquire_owned()
             .map_err(|_| unavailable("analysis capacity is exhausted; retry shortly"))?;
+        if readings.len() <= self.inline_readings {
+            let _permit = permit;
+            // As on an analysis thread, a panic fails this analysis only.
+            let examination =
+                std::panic::catch_unwind(AssertUnwindSafe(|| examine(models, &readings, &context)))
+                    .map_err(|_| unavailable("the analysis failed"))?;
+            return Ok((examination, readings));
+        }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             models: models.cloned(),
@@ -105,6 +131,13 @@ impl Analyzer {
             .send(job)
             .map_err(|_| unavailable("the analysis threads have stopped"))?;
         answer.await.map_err(|_| unavailable("the analysis failed"))
+    }
+}
+
+fn examine(models: Option<&Arc<Models>>, readings: &[Reading], context: &SessionContext) -> Examination {
+    match models {
+        Some(models) => models.examine(readings, context),
+        None => evni_analysis::examine(readings, context),
     }
 }
 
@@ -171,10 +204,18 @@ mod tests {
         assert_eq!(analyzer.model_id(), "rules-1");
     }
 
+    /// On analysis threads (in batches) and on the calling task alike.
     #[tokio::test]
-    async fn sessions_waiting_together_are_analysed_as_alone() {
+    async fn sessions_are_analysed_as_alone_wherever_they_run() {
+        for inline_readings in [0, usize::MAX] {
+            sessions_are_analysed_as_alone(inline_readings).await;
+        }
+    }
+
+    async fn sessions_are_analysed_as_alone(inline_readings: usize) {
         let models = Arc::new(Models::base().unwrap());
-        let analyzer = Arc::new(Analyzer::new(Some(models.clone()), 256, 2));
+        let analyzer =
+            Arc::new(Analyzer::new(Some(models.clone()), 256, 2).with_inline_readings(inline_readings));
         let config = evni_sim::SimConfig {
             novel_share: 0.3,
             ..evni_sim::SimConfig::new(40, 5)
@@ -203,7 +244,10 @@ mod tests {
             } else {
                 evni_analysis::examine(readings, context)
             };
-            assert_eq!(examination.outcome, alone.outcome, "session {i}");
+            assert_eq!(
+                examination.outcome, alone.outcome,
+                "session {i}, inline up to {inline_readings}"
+            );
         }
     }
 }
