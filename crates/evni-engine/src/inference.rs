@@ -1,7 +1,8 @@
-//! Where sessions are analysed. A session of up to [`INLINE_READINGS`]
-//! readings (a live session's 6 h window, say) is analysed on the task that asked:
-//! that takes tens of microseconds, less than handing it to another thread
-//! and back, whose wake-ups leave cores idle under load. Larger ones go to
+//! Where sessions are analysed. A session with up to [`INLINE_READINGS`]
+//! readings in its 6 h window (a live session's, say) is analysed on the
+//! task that asked: that takes tens of microseconds, less than handing it to
+//! another thread and back, whose wake-ups leave cores idle under load.
+//! Larger ones go to
 //! dedicated analysis threads, so that the async runtime never stalls on
 //! them: a thread takes every analysis waiting in the queue (up to a batch)
 //! and runs them together, so the learned models' forward pass is shared by
@@ -20,9 +21,10 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{EngineError, RULES_MODEL};
 
-/// Sessions with at most this many readings are analysed on the calling
-/// task (a 6 h window sampled every minute has about 360 per measurand).
-const INLINE_READINGS: usize = 2048;
+/// Sessions with at most this many readings in their 6 h window are analysed
+/// on the calling task: 360 per measurand when sampled every minute, so up
+/// to 11 measurands; about 100 us of analysis.
+const INLINE_READINGS: usize = 4096;
 /// Most analyses one thread takes from the queue at once.
 const MAX_BATCH: usize = 64;
 /// A batch stops growing past this many readings, so that one huge session
@@ -44,7 +46,8 @@ pub struct Analyzer {
     queue: mpsc::Sender<Job>,
     /// Inference-history name of the default analysis: rules and model versions.
     model_id: String,
-    /// Sessions up to this many readings are analysed on the calling task.
+    /// Sessions with up to this many readings in their window are analysed
+    /// on the calling task.
     inline_readings: usize,
 }
 
@@ -111,7 +114,7 @@ impl Analyzer {
             .clone()
             .try_acquire_owned()
             .map_err(|_| unavailable("analysis capacity is exhausted; retry shortly"))?;
-        if readings.len() <= self.inline_readings {
+        if evni_analysis::window::window(&readings).len() <= self.inline_readings {
             let _permit = permit;
             // As on an analysis thread, a panic fails this analysis only.
             let examination =
