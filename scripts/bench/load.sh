@@ -23,6 +23,8 @@
 #   SESSIONS=1000 CONNECTIONS=32 THREADS=2 DURATION=30 PATCH_RUNS=2
 #   POST_DURATION=15 HISTORY_MINUTES=300 VERIFY=1 PROFILE=0 TIMEOUT=10
 #   EVNI_BIN=path  benchmark this binary instead of building target/release/evni
+#   EVNI_DURABILITY=normal  SQLite without waiting for the fsync (passed to the
+#                  server like every EVNI_ setting; the summary names it)
 #   DATABASE_URL=postgres://...  run on PostgreSQL (a fresh schema there, dropped
 #                  at the end; needs psql) instead of SQLite; e.g.
 #                  DATABASE_URL=$(scripts/postgres.sh | tail -n 1)
@@ -146,7 +148,7 @@ server_alive() {
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export EVNI_DATA_DIR="$WORK/data"
-STORE="SQLite (durability full)"
+STORE="SQLite (durability ${EVNI_DURABILITY:-full})"
 if [[ -n $DATABASE_URL ]]; then
   # A schema of its own, named in every connection's search_path.
   PG_SCHEMA="evni_bench_$$_$RANDOM"
