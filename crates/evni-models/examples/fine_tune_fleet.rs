@@ -58,6 +58,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (name, f) in ["base", "recalibrated", "fine-tuned"].iter().zip(&ordinary) {
         println!("  {name:<16} {}", pct(f.faults_found, f.fault_sessions));
     }
+    println!("CSAR-2 alone at equal false alarms on the held-out fleet: novel faults found in the fleet");
+    for e in &r.equal_alarms {
+        println!(
+            "  {} false alarms  base {}  fine-tuned {}",
+            pct(e.false_alarms, e.normal_sessions),
+            pct(e.base_found, e.fault_sessions),
+            pct(e.tuned_found, e.fault_sessions)
+        );
+    }
     println!("whole analysis     false alarms, held-out fleet   novel faults in the fleet   physical faults in the fleet");
     let analysis = [r.analysis[0], r.recalibrated.analysis, r.analysis[1]];
     for (name, v) in ["base", "recalibrated", "fine-tuned"].iter().zip(&analysis) {

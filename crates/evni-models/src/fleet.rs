@@ -3,7 +3,9 @@
 //! ([`load_balanced`]). [`run`] fine-tunes CSAR-2 on the fleet's sessions and
 //! measures the base and the fine-tuned model on held-out fleet sessions
 //! (false alarms) and on faults in the fleet's sessions: the novel families
-//! only a model finds and the physical ones the rules name.
+//! only a model finds and the physical ones the rules name. It also
+//! compares the two at equal numbers of false alarms ([`EqualAlarms`]), so
+//! that a model is not credited with faults it "finds" by flagging much.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -93,6 +95,9 @@ pub struct FleetReport {
     pub analysis: [Verdicts; 2],
     /// The alternative to fine-tuning.
     pub recalibrated: Recalibrated,
+    /// CSAR-2 alone, base and fine-tuned, each with its threshold set for
+    /// the same number of false alarms on the held-out fleet sessions.
+    pub equal_alarms: Vec<EqualAlarms>,
     pub tuned: Csar2,
     /// Final training loss per epoch.
     pub losses: Vec<f32>,
@@ -107,6 +112,30 @@ pub struct Recalibrated {
     pub csar2: Figures,
     pub ordinary: Figures,
     pub analysis: Verdicts,
+}
+
+/// Novel faults in the fleet found by the base and the fine-tuned CSAR-2
+/// when both raise `false_alarms` on the held-out fleet sessions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EqualAlarms {
+    pub false_alarms: usize,
+    pub normal_sessions: usize,
+    pub base_found: usize,
+    pub tuned_found: usize,
+    pub fault_sessions: usize,
+}
+
+/// False alarms the models are compared at: from a handful up to the base
+/// model's own count at its threshold.
+fn alarm_budgets(normal_sessions: usize, base_false_alarms: usize) -> Vec<usize> {
+    let mut budgets: Vec<usize> = [0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15]
+        .iter()
+        .map(|share| (share * normal_sessions as f64).round() as usize)
+        .filter(|&n| n > 0 && n < base_false_alarms)
+        .chain([base_false_alarms])
+        .collect();
+    budgets.dedup();
+    budgets
 }
 
 /// Simulates the fleet, fine-tunes `base.csar2` on it and measures both.
@@ -227,6 +256,16 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
             physical_sessions: physical.len(),
         }
     };
+    let equal_alarms = alarm_budgets(data.evaluation.len(), before.false_alarms)
+        .into_iter()
+        .map(|false_alarms| EqualAlarms {
+            false_alarms,
+            normal_sessions: data.evaluation.len(),
+            base_found: fine_tune::found_at_false_alarms(&base.csar2, &data, false_alarms),
+            tuned_found: fine_tune::found_at_false_alarms(&tuned, &data, false_alarms),
+            fault_sessions: data.faults.len(),
+        })
+        .collect();
     let ordinary_data = FineTuneData {
         faults: ordinary,
         ..FineTuneData::default()
@@ -251,6 +290,7 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
         csar2: [before, after],
         analysis: [verdicts(base), verdicts(&tuned_models)],
         recalibrated,
+        equal_alarms,
         tuned,
         losses,
     })

@@ -111,6 +111,10 @@ async fn a_fine_tune_on_the_tenants_sessions_registers_a_model_of_that_tenant_on
     assert_eq!(details["evaluation_sessions"], 2.0);
     assert!(details["train_sessions"].as_f64().unwrap() >= 7.0);
     assert!(model["metrics"]["recall"].is_number());
+    // The fair comparison with base_recall is reported beside it.
+    let at_base_alarms = details["recall_at_base_false_alarms"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&at_base_alarms), "{details}");
+    assert!(details["base_recall"].is_number(), "{details}");
     let detail = app.get_ok(&format!("/v1/models/{model_id}")).await;
     let s3_path = detail["s3_path"].as_str().unwrap();
     assert!(app.app_state.models.objects().get(s3_path).await.is_ok());
