@@ -118,15 +118,31 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
                 )?),
                 None => current.latest_inference_id,
             };
-            conn.prepare_cached(
-                "UPDATE sessions SET station_id = ?2, connector_id = ?3, evse_id = ?4, metadata = ?5,
-                    updated_at = ?6, version = version + 1, reading_count = ?7, started_at = ?8, status = ?9,
-                    status_reason = ?10, is_anomaly = ?11, anomaly_score = ?12, anomaly_confidence = ?13,
-                    is_incident = ?14, is_recurring = ?15, anomaly_count = ?16, categories = ?17,
-                    anomalies = ?18, sequence_length = ?19, analyzed_at = ?20, feedback_label = ?21,
-                    day_contribution = ?22, latest_inference_id = ?23
-                 WHERE id = ?1",
-            )?
+            // SQLite rewrites the index entries of every indexed column in
+            // the SET list, changed or not: on an append, whose station and
+            // start stay, that was one more page in the WAL per write. The
+            // parameters are the same; ?2 and ?8 may go unused.
+            macro_rules! update {
+                ($moved:literal) => {
+                    concat!(
+                        "UPDATE sessions SET ",
+                        $moved,
+                        "connector_id = ?3, evse_id = ?4, metadata = ?5, updated_at = ?6,
+                        version = version + 1, reading_count = ?7, status = ?9, status_reason = ?10,
+                        is_anomaly = ?11, anomaly_score = ?12, anomaly_confidence = ?13, is_incident = ?14,
+                        is_recurring = ?15, anomaly_count = ?16, categories = ?17, anomalies = ?18,
+                        sequence_length = ?19, analyzed_at = ?20, feedback_label = ?21,
+                        day_contribution = ?22, latest_inference_id = ?23
+                     WHERE id = ?1"
+                    )
+                };
+            }
+            let moves = current.contribution.station_id != station_id || current.started_at != started_at;
+            conn.prepare_cached(if moves {
+                update!("station_id = ?2, started_at = ?8, ")
+            } else {
+                update!("")
+            })?
             .execute(params![
                 current.id,
                 station_id,

@@ -289,6 +289,30 @@ async fn post_on_an_existing_session_is_an_upsert() {
     };
     assert_eq!(count("ST-1"), 0);
     assert_eq!(count("ST-2"), 1);
+    // So does the session's own row, which the station filter reads.
+    let listed = |station: &str| format!("/v1/sessions?charging_station_id={station}");
+    assert_eq!(app.get_ok(&listed("ST-2")).await["total"], 1);
+    assert_eq!(app.get_ok(&listed("ST-1")).await["total"], 0);
+}
+
+#[tokio::test]
+async fn an_earlier_reading_moves_the_session_start_that_date_filters_read() {
+    let app = TestApp::spawn().await;
+    let values = vec![kwh(0, 1.0), kwh(1, 1.1), kwh(2, 1.2)];
+    json_ok(app.post("/v1/sessions", &session("s1", "ST-1", values)).await).await;
+    let before_the_day = "/v1/sessions?date_to=2026-02-26T23:59:59Z";
+    assert_eq!(app.get_ok(before_the_day).await["total"], 0);
+    // 12 h earlier, the evening before: the start moves.
+    let earlier = json!({"meter_values": [kwh(-720, 0.5)]});
+    json_ok(app.patch("/v1/sessions/s1", &earlier).await).await;
+    assert_eq!(app.get_ok(before_the_day).await["total"], 1);
+    // A later reading leaves it where it is.
+    let later = json!({"meter_values": [kwh(3, 1.3)]});
+    json_ok(app.patch("/v1/sessions/s1", &later).await).await;
+    assert_eq!(app.get_ok(before_the_day).await["total"], 1);
+    assert_eq!(app.get_ok("/v1/sessions?date_from=2026-02-27").await["total"], 0);
+    let detail = app.get_ok("/v1/sessions/s1").await;
+    assert_eq!(detail["meter_values"].as_array().unwrap().len(), 5);
 }
 
 #[tokio::test]
