@@ -2,14 +2,13 @@
 //! readings in its 6 h window (a live session's, say) is analysed on the
 //! task that asked: that takes tens of microseconds, less than handing it to
 //! another thread and back, whose wake-ups leave cores idle under load.
-//! Larger ones go to
-//! dedicated analysis threads, so that the async runtime never stalls on
-//! them: a thread takes every analysis waiting in the queue (up to a batch)
-//! and runs them together, so the learned models' forward pass is shared by
-//! the sessions that wait at the same moment (each tenant's models batch on
-//! their own). At most a configured number of analyses are queued or
-//! running; beyond that the engine answers `Unavailable` (503) instead of
-//! queueing without bound.
+//! Larger ones go to dedicated analysis threads, so that the async runtime
+//! never stalls on them: a thread takes every analysis waiting in the queue
+//! (up to a batch) and runs them together, so the learned models' forward
+//! pass is shared by the sessions that wait at the same moment (each
+//! tenant's models batch on their own). At most a configured number of
+//! analyses are queued or running; beyond that the engine answers
+//! `Unavailable` (503) instead of queueing without bound.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{mpsc, Arc, Mutex};

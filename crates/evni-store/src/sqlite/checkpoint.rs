@@ -17,12 +17,12 @@
 //! thread syncs the database after each round that copied something, and
 //! the writer's pause is 2-6 ms.
 
-use std::fs::{File, OpenOptions};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::synced_file::SyncedFile;
 use super::{open_connection, Durability};
 use crate::StoreError;
 
@@ -58,7 +58,7 @@ impl Checkpointer {
             .spawn(move || {
                 let mut pause = INTERVAL;
                 let mut synced_up_to = 0;
-                let mut database = DatabaseFile::new(path.clone());
+                let mut database = SyncedFile::new(path.clone());
                 loop {
                     let last = !matches!(stopped.recv_timeout(pause), Err(RecvTimeoutError::Timeout));
                     // PASSIVE never waits for the writer or readers; what it
@@ -67,9 +67,15 @@ impl Checkpointer {
                         Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
                     }) {
                         Ok((frames, copied)) => {
-                            // A smaller count: the WAL started over.
+                            // Frames were copied (or, with a smaller count, the
+                            // WAL started over). Extra fsyncs never make
+                            // anything less durable, so a failure is only
+                            // logged: the sync in the checkpoint that restarts
+                            // the WAL reports it where it counts.
                             if copied != synced_up_to {
-                                database.sync();
+                                if let Err(e) = database.sync() {
+                                    tracing::warn!(error = %e, "fsync of the database after a checkpoint failed");
+                                }
                                 synced_up_to = copied;
                             }
                             progress.backfilled.store(copied.max(0) as u32, Ordering::Relaxed);
@@ -88,40 +94,5 @@ impl Checkpointer {
             })
             .map_err(|e| StoreError::Database(format!("cannot start checkpoint thread: {e}")))?;
         Ok(Self { _stop: stop })
-    }
-}
-
-/// The database file, synced ahead of the checkpoint that needs it synced.
-/// Extra fsyncs never make anything less durable, so a failure here is only
-/// logged: SQLite's own sync in that checkpoint reports it where it counts.
-struct DatabaseFile {
-    path: std::path::PathBuf,
-    file: Option<File>,
-}
-
-impl DatabaseFile {
-    fn new(path: std::path::PathBuf) -> Self {
-        Self { path, file: None }
-    }
-
-    fn sync(&mut self) {
-        let synced = match &self.file {
-            Some(file) => file.sync_data(),
-            // Opened for writing, which some systems need for fsync; it
-            // never writes.
-            None => OpenOptions::new()
-                .write(true)
-                .open(&self.path)
-                .and_then(|opened| {
-                    opened.sync_data()?;
-                    self.file = Some(opened);
-                    Ok(())
-                }),
-        };
-        if let Err(e) = synced {
-            tracing::warn!(error = %e, "fsync of the database after a checkpoint failed");
-            // Reopened next time, in case the file was replaced.
-            self.file = None;
-        }
     }
 }

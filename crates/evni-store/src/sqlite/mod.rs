@@ -19,6 +19,7 @@ pub(crate) mod reading_codec;
 mod sessions;
 mod stations;
 mod store_impl;
+mod synced_file;
 mod syncer;
 mod tenants;
 mod webhooks;

@@ -6,10 +6,10 @@
 //! one fsync covers several commits. A write is still answered only once it
 //! is on disk; another connection may read it a moment earlier.
 
-use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::mpsc;
 
+use super::synced_file::SyncedFile;
 use super::writer::Answers;
 use crate::StoreError;
 
@@ -24,7 +24,7 @@ impl Syncer {
         let (queue, batches) = mpsc::channel::<Answers>();
         std::thread::Builder::new()
             .name("evni-sqlite-sync".into())
-            .spawn(move || run(&wal, &batches))
+            .spawn(move || run(wal, &batches))
             .map_err(|e| StoreError::Database(format!("cannot start WAL sync thread: {e}")))?;
         Ok(Self { queue })
     }
@@ -37,27 +37,14 @@ impl Syncer {
     }
 }
 
-fn run(wal: &std::path::Path, batches: &mpsc::Receiver<Answers>) {
-    // Opened on first use: SQLite creates the WAL with the first write.
-    let mut file: Option<File> = None;
+fn run(wal: PathBuf, batches: &mpsc::Receiver<Answers>) {
+    let mut wal = SyncedFile::new(wal);
     while let Ok(first) = batches.recv() {
         let waiting: Vec<Answers> = std::iter::once(first).chain(batches.try_iter()).collect();
-        let synced = match &file {
-            Some(file) => file.sync_data(),
-            // Opened for writing, which some systems need for fsync; it
-            // never writes.
-            None => OpenOptions::new().write(true).open(wal).and_then(|opened| {
-                opened.sync_data()?;
-                file = Some(opened);
-                Ok(())
-            }),
-        };
-        match synced {
+        match wal.sync() {
             Ok(()) => waiting.into_iter().for_each(Answers::send),
             Err(e) => {
                 tracing::error!(error = %e, "fsync of the WAL failed");
-                // Reopened next time, in case the file was replaced.
-                file = None;
                 let reason = format!("fsync of the WAL failed: {e}");
                 for answers in waiting {
                     answers.fail(&reason);
