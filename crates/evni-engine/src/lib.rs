@@ -163,10 +163,18 @@ impl Engine {
             if hot.is_none() {
                 *hot = self.store.load_session(tenant.id, external_id.as_str()).await?;
             }
-            let Some(Plan { write, merged }) = self.plan(tenant, external_id, hot.as_ref(), &command).await?
+            // Out of the slot while this attempt runs (an append moves its
+            // readings into the new state): an attempt that fails, or whose
+            // request is dropped midway, leaves the slot empty, to be
+            // reloaded from the store, never half-changed.
+            let mut current = hot.take();
+            let Some(Plan { write, merged }) =
+                self.plan(tenant, external_id, current.as_mut(), &command).await?
             else {
-                let current = hot.as_ref().expect("a no-op needs an existing session");
-                return Ok(state_of(current));
+                let current = current.expect("a no-op needs an existing session");
+                let state = state_of(&current);
+                *hot = Some(current);
+                return Ok(state);
             };
             match self.store.write_session(write.clone()).await {
                 Ok(outcome) => {
@@ -189,13 +197,9 @@ impl Engine {
                 }
                 Err(StoreError::Conflict(reason)) => {
                     tracing::debug!(%reason, "stale hot session, reloading");
-                    *hot = None;
                 }
-                Err(e) => {
-                    // The outcome is unknown: the next command reloads.
-                    *hot = None;
-                    return Err(e.into());
-                }
+                // The outcome is unknown: the next command reloads.
+                Err(e) => return Err(e.into()),
             }
         }
         Err(EngineError::Conflict(
@@ -209,10 +213,11 @@ impl Engine {
         &self,
         tenant: &Tenant,
         external_id: &ExternalId,
-        current: Option<&StoredSession>,
+        current: Option<&mut StoredSession>,
         command: &Command,
     ) -> Result<Option<Plan>, EngineError> {
         let now = chrono::Utc::now().timestamp_micros();
+        let expected_version = current.as_ref().map(|c| c.version);
         let (header, merged, change) = match (command, current) {
             (
                 Command::Append {
@@ -222,6 +227,7 @@ impl Engine {
                 Some(_),
             ) if readings.is_empty() => return Ok(None),
             (Command::Create(new), current) => {
+                let current = current.as_deref();
                 let header = new.header(external_id, current.map(|c| &c.header), now);
                 let (merged, changed) = merge::merge(current.map_or(&[][..], |c| &c.readings), &new.readings);
                 (header, merged, ReadingsChange::Upsert(changed))
@@ -239,7 +245,7 @@ impl Engine {
                 if let Some(metadata) = metadata {
                     header.metadata = Some(metadata.clone());
                 }
-                let (merged, changed) = merge::merge(&current.readings, readings);
+                let (merged, changed) = merge::append(&mut current.readings, readings);
                 (header, merged, ReadingsChange::Upsert(changed))
             }
             (Command::Feedback { label, comment }, Some(current)) => {
@@ -285,7 +291,7 @@ impl Engine {
         let write = SessionWrite {
             tenant: tenant.id,
             header,
-            expected_version: current.map(|c| c.version),
+            expected_version,
             readings: change,
             reading_count: merged.len(),
             started_at: merged.first().map(|r| r.ts),

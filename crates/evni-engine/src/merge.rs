@@ -19,19 +19,25 @@ pub fn normalize(readings: &[Reading]) -> Vec<Reading> {
     out
 }
 
+/// [`merge`], moving `current` into the result instead of copying it when
+/// every incoming reading is newer (a live session's usual append); `current`
+/// is left empty then, and as it was otherwise.
+pub(crate) fn append(current: &mut Vec<Reading>, incoming: &[Reading]) -> (Vec<Reading>, Vec<Reading>) {
+    let incoming = normalize(incoming);
+    match (current.last(), incoming.first()) {
+        (Some(last), Some(first)) if last.key() < first.key() => {
+            let mut merged = std::mem::take(current);
+            merged.extend_from_slice(&incoming);
+            (merged, incoming)
+        }
+        _ => merge(current, &incoming),
+    }
+}
+
 /// Merges `incoming` into `current` (sorted by identity). Returns the merged
 /// readings and those that are new or changed (what must be written).
 pub(crate) fn merge(current: &[Reading], incoming: &[Reading]) -> (Vec<Reading>, Vec<Reading>) {
     let incoming = normalize(incoming);
-    // The live session's usual append: everything is newer than what is held.
-    if let (Some(last), Some(first)) = (current.last(), incoming.first()) {
-        if last.key() < first.key() {
-            let mut merged = Vec::with_capacity(current.len() + incoming.len());
-            merged.extend_from_slice(current);
-            merged.extend_from_slice(&incoming);
-            return (merged, incoming);
-        }
-    }
     let mut merged = Vec::with_capacity(current.len() + incoming.len());
     let mut changed = Vec::with_capacity(incoming.len());
     let (mut i, mut j) = (0, 0);
@@ -100,6 +106,24 @@ mod tests {
             vec![reading(1, 1.5), reading(2, 2.0), reading(3, 3.0), reading(4, 4.0)]
         );
         assert_eq!(changed, vec![reading(1, 1.5), reading(2, 2.0), reading(4, 4.0)]);
+    }
+
+    #[test]
+    fn an_append_of_newer_readings_moves_the_current_ones_and_any_other_merges() {
+        let mut current = vec![reading(1, 1.0), reading(2, 2.0)];
+        let (merged, changed) = append(&mut current, &[reading(4, 4.0), reading(3, 3.0)]);
+        assert_eq!(
+            merged,
+            vec![reading(1, 1.0), reading(2, 2.0), reading(3, 3.0), reading(4, 4.0)]
+        );
+        assert_eq!(changed, vec![reading(3, 3.0), reading(4, 4.0)]);
+        assert!(current.is_empty(), "moved, not copied");
+
+        let mut current = merged;
+        let late = [reading(5, 5.0), reading(2, 2.5)];
+        let (merged, changed) = append(&mut current, &late);
+        assert_eq!((merged, changed), merge(&current, &late));
+        assert_eq!(current.len(), 4, "left as it was");
     }
 
     #[test]
