@@ -30,14 +30,18 @@ pub(crate) fn append(current: &mut Vec<Reading>, incoming: &[Reading]) -> (Vec<R
             merged.extend_from_slice(&incoming);
             (merged, incoming)
         }
-        _ => merge(current, &incoming),
+        _ => merge_normalized(current, incoming),
     }
 }
 
 /// Merges `incoming` into `current` (sorted by identity). Returns the merged
 /// readings and those that are new or changed (what must be written).
 pub(crate) fn merge(current: &[Reading], incoming: &[Reading]) -> (Vec<Reading>, Vec<Reading>) {
-    let incoming = normalize(incoming);
+    merge_normalized(current, normalize(incoming))
+}
+
+/// [`merge`] of readings already normalised.
+fn merge_normalized(current: &[Reading], incoming: Vec<Reading>) -> (Vec<Reading>, Vec<Reading>) {
     let mut merged = Vec::with_capacity(current.len() + incoming.len());
     let mut changed = Vec::with_capacity(incoming.len());
     let (mut i, mut j) = (0, 0);
