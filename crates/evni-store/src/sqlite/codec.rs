@@ -1,10 +1,9 @@
 //! Mapping between domain values and SQLite columns.
 
-use evni_domain::UnitOfMeasure;
-use evni_domain::{
-    Anomaly, AnomalyCategory, Location, Measurand, Phase, Reading, ReadingContext, SessionStatus,
-};
+use evni_domain::{Anomaly, AnomalyCategory, Phase, Reading, SessionStatus};
 use rusqlite::Row;
+
+use super::reading_codes::{decode, decode_phase};
 
 use crate::model::Verdict;
 use crate::StoreError;
@@ -13,28 +12,17 @@ pub(super) fn phase_text(phase: Option<Phase>) -> &'static str {
     phase.map_or("", Phase::as_str)
 }
 
-/// Reads `ts, measurand, phase, location, unit, value, context` from `row`.
+/// Reads `ts, measurand, phase, location, unit, value, context` (stored
+/// as codes, see reading_codes.rs) from `row`.
 pub(super) fn reading_from_row(row: &Row<'_>) -> Result<Reading, StoreError> {
-    let measurand: String = row.get(1)?;
-    let phase: String = row.get(2)?;
-    let location: String = row.get(3)?;
-    let unit: Option<String> = row.get(4)?;
-    let context: Option<String> = row.get(6)?;
     Ok(Reading {
         ts: row.get(0)?,
-        measurand: Measurand::parse(&measurand).ok_or_else(|| corrupt("measurand", &measurand))?,
-        phase: match phase.as_str() {
-            "" => None,
-            p => Some(Phase::parse(p).ok_or_else(|| corrupt("phase", p))?),
-        },
-        location: Location::parse(&location).ok_or_else(|| corrupt("location", &location))?,
-        unit: unit
-            .map(|u| UnitOfMeasure::parse(&u).ok_or_else(|| corrupt("unit", &u)))
-            .transpose()?,
+        measurand: decode(row.get(1)?)?,
+        phase: decode_phase(row.get(2)?)?,
+        location: decode(row.get(3)?)?,
+        unit: row.get::<_, Option<i64>>(4)?.map(decode).transpose()?,
         value: row.get(5)?,
-        context: context
-            .map(|c| ReadingContext::parse(&c).ok_or_else(|| corrupt("context", &c)))
-            .transpose()?,
+        context: row.get::<_, Option<i64>>(6)?.map(decode).transpose()?,
     })
 }
 

@@ -1,29 +1,37 @@
 //! Embedded, forward-only migrations.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
 use crate::StoreError;
 
-/// (version, name, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("migrations/0001_init.sql")),
+/// How a migration changes the schema.
+enum Step {
+    Sql(&'static str),
+    /// For a change that needs the code's own tables (e.g. reading codes).
+    Code(fn(&Transaction<'_>) -> Result<(), StoreError>),
+}
+
+/// (version, name, step). Append only: a released migration is never edited.
+const MIGRATIONS: &[(i64, &str, Step)] = &[
+    (1, "init", Step::Sql(include_str!("migrations/0001_init.sql"))),
     (
         2,
         "feedback_recurrence",
-        include_str!("migrations/0002_feedback_recurrence.sql"),
+        Step::Sql(include_str!("migrations/0002_feedback_recurrence.sql")),
     ),
-    (3, "jobs", include_str!("migrations/0003_jobs.sql")),
+    (3, "jobs", Step::Sql(include_str!("migrations/0003_jobs.sql"))),
     (
         4,
         "station_health",
-        include_str!("migrations/0004_station_health.sql"),
+        Step::Sql(include_str!("migrations/0004_station_health.sql")),
     ),
-    (5, "models", include_str!("migrations/0005_models.sql")),
+    (5, "models", Step::Sql(include_str!("migrations/0005_models.sql"))),
     (
         6,
         "inference_chain",
-        include_str!("migrations/0006_inference_chain.sql"),
+        Step::Sql(include_str!("migrations/0006_inference_chain.sql")),
     ),
+    (7, "reading_codes", Step::Code(super::reading_codes::migrate)),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
@@ -37,9 +45,12 @@ pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
         [],
         |r| r.get(0),
     )?;
-    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > applied) {
+    for (version, name, step) in MIGRATIONS.iter().filter(|(v, _, _)| *v > applied) {
         tracing::info!(version, name, "applying migration");
-        tx.execute_batch(sql)?;
+        match step {
+            Step::Sql(sql) => tx.execute_batch(sql)?,
+            Step::Code(apply) => apply(&tx)?,
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
             rusqlite::params![version, name, chrono::Utc::now().timestamp_micros()],

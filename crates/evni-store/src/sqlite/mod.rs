@@ -16,6 +16,7 @@ mod migrate;
 mod models;
 mod readers;
 pub(crate) mod reading_codec;
+mod reading_codes;
 mod sessions;
 mod stations;
 mod store_impl;

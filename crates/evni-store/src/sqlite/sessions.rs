@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, ToSql};
 use uuid::Uuid;
 
 use super::codec::{self, READING_COLUMNS, VERDICT_COLUMNS};
+use super::reading_codes;
 use super::stations::{self, Contribution};
 use crate::model::*;
 use crate::session_write::{self, InferenceRow};
@@ -334,12 +335,12 @@ fn upsert_readings(conn: &Connection, session_id: i64, readings: &[Reading]) -> 
             let at = row * 8;
             insert.raw_bind_parameter(at + 1, session_id)?;
             insert.raw_bind_parameter(at + 2, r.ts)?;
-            insert.raw_bind_parameter(at + 3, r.measurand.as_str())?;
-            insert.raw_bind_parameter(at + 4, codec::phase_text(r.phase))?;
-            insert.raw_bind_parameter(at + 5, r.location.as_str())?;
-            insert.raw_bind_parameter(at + 6, r.unit.map(|u| u.as_str()))?;
+            insert.raw_bind_parameter(at + 3, reading_codes::code(r.measurand)?)?;
+            insert.raw_bind_parameter(at + 4, reading_codes::phase_code(r.phase)?)?;
+            insert.raw_bind_parameter(at + 5, reading_codes::code(r.location)?)?;
+            insert.raw_bind_parameter(at + 6, r.unit.map(reading_codes::code).transpose()?)?;
             insert.raw_bind_parameter(at + 7, r.value)?;
-            insert.raw_bind_parameter(at + 8, r.context.map(|c| c.as_str()))?;
+            insert.raw_bind_parameter(at + 8, r.context.map(reading_codes::code).transpose()?)?;
         }
         insert.raw_execute()?;
         rest = after;
