@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Page, PageRequest, TenantId};
 use crate::StoreError;
 
+/// A station's dirty mark (the time of its latest change, for SHADE's
+/// debounce) is moved forward only once it is this much older than a new
+/// change: a stream of appends to a station's sessions rewrites the mark's
+/// page (one more page in the WAL per commit) at most this often, not with
+/// every commit. A run therefore clears the mark only if it is this much older
+/// than the data the run read, so that a change the mark absorbed is never
+/// cleared with it. Well below any useful debounce.
+pub(crate) const DIRTY_MARK_STEP: Micros = 50_000;
+
 /// What one session adds to its station's day, from the session summary.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SessionFacts {

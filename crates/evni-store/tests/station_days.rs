@@ -192,3 +192,50 @@ async fn aggregates_follow_every_write() {
     assert_eq!(dirty.len(), 1);
     assert_eq!(dirty[0].external_id, "ST-1");
 }
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn health_result(data_read_at: i64) -> HealthResult {
+    HealthResult {
+        analyzed_at: data_read_at,
+        is_anomaly: false,
+        anomaly_score: 0.0,
+        detection_details: serde_json::json!({}),
+        anomalies: Vec::new(),
+        data_read_at,
+    }
+}
+
+#[tokio::test]
+async fn a_change_after_a_run_read_the_data_keeps_the_station_dirty() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("db.sqlite3"))).unwrap();
+    let tenant = store.create_tenant("acme").await.unwrap().id;
+    let a = header("a", "1");
+    let v = store
+        .write_session(write(tenant, a.clone(), None, T0, false, facts(1.0, 7.0)))
+        .await
+        .unwrap()
+        .version;
+    // A run reads the data, then the session changes again at once: the
+    // mark may keep the first change's time, and must survive the run.
+    let read_at = now_micros();
+    store
+        .write_session(write(tenant, a, Some(v), T0, false, facts(2.0, 7.0)))
+        .await
+        .unwrap();
+    store
+        .record_station_health(tenant, "ST-1", health_result(read_at))
+        .await
+        .unwrap();
+    assert_eq!(store.dirty_stations(i64::MAX).await.unwrap().len(), 1);
+    // A run that read everything clears it.
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    store
+        .record_station_health(tenant, "ST-1", health_result(now_micros()))
+        .await
+        .unwrap();
+    assert!(store.dirty_stations(i64::MAX).await.unwrap().is_empty());
+}

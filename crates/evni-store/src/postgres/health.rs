@@ -43,8 +43,9 @@ pub(super) async fn record_session(
         execute(
             c,
             "INSERT INTO station_health_dirty (station_id, tenant_id, changed_at) VALUES ($1, $2, $3)
-             ON CONFLICT (station_id) DO UPDATE SET changed_at = excluded.changed_at",
-            &[&station, &tenant, &now],
+             ON CONFLICT (station_id) DO UPDATE SET changed_at = excluded.changed_at
+             WHERE station_health_dirty.changed_at < excluded.changed_at - $4",
+            &[&station, &tenant, &now, &DIRTY_MARK_STEP],
         )
         .await?;
     }
@@ -369,7 +370,7 @@ pub(super) async fn record(
     execute(
         c,
         "DELETE FROM station_health_dirty WHERE station_id = $1 AND changed_at <= $2",
-        &[&station_id, &result.data_read_at],
+        &[&station_id, &(result.data_read_at - DIRTY_MARK_STEP)],
     )
     .await?;
     Ok(RecordedHealth {

@@ -37,13 +37,14 @@ pub(super) fn record_session(
     }
     let mut mark = conn.prepare_cached(
         "INSERT INTO station_health_dirty (station_id, tenant_id, changed_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (station_id) DO UPDATE SET changed_at = excluded.changed_at",
+         ON CONFLICT (station_id) DO UPDATE SET changed_at = excluded.changed_at
+         WHERE station_health_dirty.changed_at < excluded.changed_at - ?4",
     )?;
     for station in [old.map(|o| o.station_id), new.map(|n| n.station_id)]
         .into_iter()
         .flatten()
     {
-        mark.execute(params![station, tenant.to_string(), now])?;
+        mark.execute(params![station, tenant.to_string(), now, DIRTY_MARK_STEP])?;
     }
     Ok(())
 }
@@ -322,7 +323,7 @@ pub(super) fn record(
         }
     }
     conn.prepare_cached("DELETE FROM station_health_dirty WHERE station_id = ?1 AND changed_at <= ?2")?
-        .execute(params![station_id, result.data_read_at])?;
+        .execute(params![station_id, result.data_read_at - DIRTY_MARK_STEP])?;
     Ok(RecordedHealth {
         inference_id,
         new_anomalies,
