@@ -199,7 +199,7 @@ async fn a_spelling_without_a_code_stops_the_migration_and_changes_nothing() {
     .await;
 
     let error = SqliteStore::open(SqliteOptions::new(path.clone())).err().unwrap();
-    assert!(error.to_string().contains("1 stored readings"), "{error}");
+    assert!(error.to_string().contains("cannot code: 1;"), "{error}");
     let conn = rusqlite::Connection::open(&path).unwrap();
     let kept: Vec<(String, f64)> = conn
         .prepare("SELECT measurand, value FROM readings ORDER BY ts")

@@ -1,7 +1,7 @@
 //! Small integer codes for the OCPP enumerations of a stored reading.
 //!
 //! A reading row holds codes instead of spellings ("Energy.Active.Import.Register"
-//! is 29 bytes, its code one): about 30 bytes a row instead of 52. A
+//! is 29 bytes, its code one): about 26 bytes a row instead of 52. A
 //! session's readings then fill half as many pages, and an append to a live
 //! session, which lands in the middle of the table's B-tree, splits its
 //! page half as often. Each split writes three or four pages to the WAL,
@@ -158,8 +158,8 @@ pub(super) fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
     )?;
     if unknown > 0 {
         return Err(StoreError::Database(format!(
-            "{unknown} stored readings have a measurand, phase, location, unit or context this version \
-             cannot code; the database was left as it was"
+            "stored readings with a measurand, phase, location, unit or context this version cannot code: \
+             {unknown}; the database was left as it was"
         )));
     }
     tx.execute_batch(include_str!("migrations/0007_reading_codes.sql"))?;
