@@ -67,6 +67,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             pct(e.tuned_found, e.fault_sessions)
         );
     }
+    println!("CSAR-2 alone: a novel fault's labels laid over held-out normal fleet sessions, found there by chance");
+    for (name, (c, f)) in ["base", "fine-tuned"].iter().zip(r.chance.iter().zip(&r.csar2)) {
+        println!(
+            "  {name:<16} {}   recall corrected for chance (r - c) / (1 - c): {:.1} %",
+            pct(c.overlaps, c.pairs),
+            100.0 * c.corrected(f.recall())
+        );
+    }
     println!("whole analysis     false alarms, held-out fleet   novel faults in the fleet   physical faults in the fleet");
     let analysis = [r.analysis[0], r.recalibrated.analysis, r.analysis[1]];
     for (name, v) in ["base", "recalibrated", "fine-tuned"].iter().zip(&analysis) {

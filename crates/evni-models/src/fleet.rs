@@ -5,7 +5,9 @@
 //! (false alarms) and on faults in the fleet's sessions: the novel families
 //! only a model finds and the physical ones the rules name. It also
 //! compares the two at equal numbers of false alarms ([`EqualAlarms`]), so
-//! that a model is not credited with faults it "finds" by flagging much.
+//! that a model is not credited with faults it "finds" by flagging much,
+//! and measures how often a fault's labels meet a finding by chance
+//! ([`ChanceOverlaps`]).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -98,6 +100,9 @@ pub struct FleetReport {
     /// CSAR-2 alone, base and fine-tuned, each with its threshold set for
     /// the same number of false alarms on the held-out fleet sessions.
     pub equal_alarms: Vec<EqualAlarms>,
+    /// CSAR-2 alone, base and fine-tuned: how often a novel fault would be
+    /// "found" by chance ([`chance_overlaps`]).
+    pub chance: [ChanceOverlaps; 2],
     pub tuned: Csar2,
     /// Final training loss per epoch.
     pub losses: Vec<f32>,
@@ -123,6 +128,46 @@ pub struct EqualAlarms {
     pub base_found: usize,
     pub tuned_found: usize,
     pub fault_sessions: usize,
+}
+
+/// Pairs of (novel fault, held-out normal fleet session) where the model's
+/// findings in the normal session overlap the fault's labels: what the
+/// recall of the same model counts without the fault having done anything.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChanceOverlaps {
+    pub overlaps: usize,
+    pub pairs: usize,
+}
+
+impl ChanceOverlaps {
+    pub fn rate(&self) -> f64 {
+        ratio(self.overlaps, self.pairs)
+    }
+
+    /// `recall` corrected for chance: `(recall - c) / (1 - c)`.
+    pub fn corrected(&self, recall: f64) -> f64 {
+        let c = self.rate();
+        if c < 1.0 {
+            (recall - c) / (1.0 - c)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Every fault's labels laid over every held-out normal session.
+fn chance_overlaps(model: &Csar2, data: &FineTuneData) -> ChanceOverlaps {
+    let normal: Vec<_> = data.evaluation.iter().map(|f| model.score(f)).collect();
+    let faults = data.faults.iter().filter(|(_, labels)| !labels.is_empty());
+    let mut chance = ChanceOverlaps {
+        overlaps: 0,
+        pairs: 0,
+    };
+    for (_, labels) in faults {
+        chance.pairs += normal.len();
+        chance.overlaps += normal.iter().filter(|s| fine_tune::found(s, labels)).count();
+    }
+    chance
 }
 
 /// False alarms the models are compared at: from a handful up to the base
@@ -291,6 +336,10 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
         analysis: [verdicts(base), verdicts(&tuned_models)],
         recalibrated,
         equal_alarms,
+        chance: [
+            chance_overlaps(&base.csar2, &data),
+            chance_overlaps(&tuned, &data),
+        ],
         tuned,
         losses,
     })
