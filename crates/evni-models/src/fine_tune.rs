@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::csar2::{Csar2, Csar2Score};
+use crate::csar2::{Csar2, Csar2Score, Run};
 use crate::mlp::{sha256_hex, Dense, Mlp};
 use crate::{Model, ModelError};
 
@@ -325,7 +325,11 @@ fn found_count(model: &Csar2, data: &FineTuneData, threshold: Option<f32>) -> us
 /// A fault counts as found when a run overlaps each label (widened by one
 /// bucket); a fault without labels when there is any run.
 pub fn found(score: &Csar2Score, labels: &[Label]) -> bool {
-    let runs = score.runs();
+    found_in(&score.runs(), labels)
+}
+
+/// [`found`] for a session whose runs are already known.
+pub fn found_in(runs: &[Run], labels: &[Label]) -> bool {
     if labels.is_empty() {
         return !runs.is_empty();
     }

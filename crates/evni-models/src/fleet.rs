@@ -157,7 +157,8 @@ impl ChanceOverlaps {
 
 /// Every fault's labels laid over every held-out normal session.
 fn chance_overlaps(model: &Csar2, data: &FineTuneData) -> ChanceOverlaps {
-    let normal: Vec<_> = data.evaluation.iter().map(|f| model.score(f)).collect();
+    // Each normal session's runs once, not once per fault.
+    let normal: Vec<_> = data.evaluation.iter().map(|f| model.score(f).runs()).collect();
     let faults = data.faults.iter().filter(|(_, labels)| !labels.is_empty());
     let mut chance = ChanceOverlaps {
         overlaps: 0,
@@ -165,7 +166,10 @@ fn chance_overlaps(model: &Csar2, data: &FineTuneData) -> ChanceOverlaps {
     };
     for (_, labels) in faults {
         chance.pairs += normal.len();
-        chance.overlaps += normal.iter().filter(|s| fine_tune::found(s, labels)).count();
+        chance.overlaps += normal
+            .iter()
+            .filter(|runs| fine_tune::found_in(runs, labels))
+            .count();
     }
     chance
 }
