@@ -3,7 +3,8 @@
 //! base CSAR-2 and against CSAR-2 fine-tuned on the fleet's sessions
 //! ([`evni_models::fleet`]).
 //!
-//! `cargo run --release -p evni-models --example fine_tune_fleet -- [SESSIONS] [EPOCHS]`
+//! `cargo run --release -p evni-models --example fine_tune_fleet -- [SESSIONS] [EPOCHS] [SEED] [PERIOD,OFFSET,MINUTES]`
+//! (the last: load balancing, in minutes; default 30,15,10)
 
 use evni_models::fleet::{self, FleetConfig};
 use evni_models::{Model, Models};
@@ -13,7 +14,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sessions: usize = args.first().map_or(Ok(2000), |a| a.parse())?;
     let epochs: usize = args.get(1).map_or(Ok(40), |a| a.parse())?;
     let base = Models::base()?;
-    let config = FleetConfig::new(sessions, epochs);
+    let mut config = FleetConfig::new(sessions, epochs);
+    if let Some(seed) = args.get(2) {
+        config.seed = seed.parse()?;
+    }
+    if let Some(lb) = args.get(3) {
+        let minutes: Vec<i64> = lb.split(',').map(str::parse).collect::<Result<_, _>>()?;
+        let [period, offset, length] = minutes[..] else {
+            return Err("load balancing is PERIOD,OFFSET,MINUTES".into());
+        };
+        config.load_balancing.period_minutes = period;
+        config.load_balancing.offset_minutes = offset;
+        config.load_balancing.minutes = length;
+    }
     let lb = config.load_balancing;
     let r = fleet::run(&base, &config)?;
     println!(
@@ -38,6 +51,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "threshold (bucket error) {:.4} -> {:.4}",
         base.csar2.card().thresholds["bucket_error"],
         r.tuned.card().thresholds["bucket_error"]
+    );
+    let t = r.tuned.card().training["threshold"].clone();
+    println!(
+        "  the lower of: {:.4} for {:.1} % false alarms on held-out sessions, {:.4} finding as many of {} faults written into held-out fleet sessions as the base model ({})",
+        t["for_false_alarm_target"].as_f64().unwrap_or(f64::NAN),
+        100.0 * config.target_false_alarm_rate,
+        t["keeping_base_recall"].as_f64().unwrap_or(f64::NAN),
+        t["calibration_faults"],
+        t["base_found"],
     );
     let pct = |a: usize, b: usize| format!("{a:>4} / {b:<4} ({:>5.1} %)", 100.0 * a as f64 / b.max(1) as f64);
     println!(

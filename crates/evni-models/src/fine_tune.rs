@@ -48,6 +48,10 @@ pub struct FineTuneData {
     /// threshold rests on enough sessions for its quantile even when the
     /// tenant has few, so it does not jump to the tenant's worst session.
     pub replay_calibration: Vec<SessionFeatures>,
+    /// Faults written into held-out sessions of the tenant
+    /// ([`crate::inject`]): the threshold is lowered until the model finds
+    /// as many of them as the base model does.
+    pub calibration_faults: Vec<(SessionFeatures, Vec<Label>)>,
     /// Held-out normal sessions: false alarms are measured on them.
     pub evaluation: Vec<SessionFeatures>,
     /// Sessions with a labelled fault: recall is measured on them.
@@ -183,8 +187,10 @@ pub fn fine_tune_csar2(
         "final_training_loss": loss,
     });
     let provisional = Csar2::from_parts(&weights, card.clone())?;
-    let calibrated = recalibrate(&provisional, data, config.target_false_alarm_rate)?;
+    let (calibrated, threshold) = calibrate(&provisional, base, data, config.target_false_alarm_rate)?;
     card = calibrated.card().clone();
+    card.training["threshold"] =
+        serde_json::to_value(threshold).map_err(|e| ModelError::Training(e.to_string()))?;
 
     let before = figures(base, data);
     let after = figures(&calibrated, data);
@@ -207,6 +213,16 @@ pub fn fine_tune_csar2(
             data.faults.len(),
         ),
     );
+    details.insert("calibration_faults".into(), threshold.calibration_faults as f64);
+    details.insert(
+        "calibration_faults_base_found".into(),
+        threshold.base_found as f64,
+    );
+    details.insert("threshold".into(), threshold.bucket_error);
+    details.insert(
+        "threshold_for_false_alarm_target".into(),
+        threshold.for_false_alarm_target,
+    );
     details.insert("false_alarms".into(), after.false_alarms as f64);
     details.insert("base_false_alarms".into(), before.false_alarms as f64);
     card.metrics = crate::card::Metrics {
@@ -214,15 +230,104 @@ pub fn fine_tune_csar2(
         recall: after.recall(),
         f1: f1(after.precision(), after.recall()),
         false_alarm_rate: after.false_alarm_rate(),
-        evaluated_on: "held-out normal sessions of the tenant (false alarms) and sessions with labelled faults \
+        evaluated_on: "held-out normal sessions of the tenant (false alarms) and faults written into them \
                        (recall: a CSAR-2 run overlapping the label); base_* figures: the base model on the same sessions; \
                        recall_at_base_false_alarms: the fine-tuned model with its threshold set for as many false alarms \
-                       as the base model raises"
+                       as the base model raises; threshold: the lower of threshold_for_false_alarm_target and the highest \
+                       at which the model finds as many of the calibration_faults (written into other held-out sessions) \
+                       as the base model (calibration_faults_base_found)"
             .into(),
         details,
     };
     let model = Csar2::from_parts(&weights, card)?;
     Ok((model, weights, before, after))
+}
+
+/// How a fine-tuned model's threshold was set: the lower of the two bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub bucket_error: f64,
+    /// Set for the target false-alarm rate ([`recalibrate`]).
+    pub for_false_alarm_target: f64,
+    /// The highest at which the model finds as many of
+    /// `FineTuneData::calibration_faults` as the base model; none without them.
+    pub keeping_base_recall: Option<f64>,
+    pub calibration_faults: usize,
+    /// Of them, found by the base model with its own threshold.
+    pub base_found: usize,
+}
+
+/// `model`'s threshold set for `target_false_alarm_rate` ([`recalibrate`]),
+/// and lowered where needed so that it finds as many of
+/// `data.calibration_faults` as `base` does: a tenant's normal sessions can
+/// hide faults like them, and fewer false alarms must not cost recall.
+pub fn calibrate(
+    model: &Csar2,
+    base: &Csar2,
+    data: &FineTuneData,
+    target_false_alarm_rate: f64,
+) -> Result<(Csar2, Threshold), ModelError> {
+    let for_target = recalibrate(model, data, target_false_alarm_rate)?;
+    let for_false_alarm_target = for_target.card().thresholds["bucket_error"];
+    let faults: Vec<SessionFeatures> = data.calibration_faults.iter().map(|(f, _)| f.clone()).collect();
+    let base_found = scores(base, &faults)
+        .iter()
+        .zip(&data.calibration_faults)
+        .filter(|(score, (_, labels))| found(score, labels))
+        .count();
+    // The threshold below which each fault is found, highest first.
+    let mut found_below: Vec<f32> = scores(model, &faults)
+        .iter()
+        .zip(&data.calibration_faults)
+        .map(|(score, (_, labels))| highest_finding_threshold(score, labels))
+        .collect();
+    found_below.sort_unstable_by(|a, b| b.total_cmp(a));
+    let keeping_base_recall = base_found
+        .checked_sub(1)
+        .and_then(|i| found_below.get(i))
+        .map(|t| f64::from(*t));
+    let bucket_error = keeping_base_recall.map_or(for_false_alarm_target, |t| t.min(for_false_alarm_target));
+    let threshold = Threshold {
+        bucket_error,
+        for_false_alarm_target,
+        keeping_base_recall,
+        calibration_faults: faults.len(),
+        base_found,
+    };
+    let mut card = model.card().clone();
+    card.thresholds.insert("bucket_error".into(), bucket_error);
+    Ok((
+        Csar2::from_parts(&model.net().to_safetensors()?, card)?,
+        threshold,
+    ))
+}
+
+/// The highest threshold at which `score`'s runs find `labels` (within
+/// bisection precision; 0 when none does): finding is monotone in the
+/// threshold.
+fn highest_finding_threshold(score: &Csar2Score, labels: &[Label]) -> f32 {
+    let at = |threshold: f32| {
+        found(
+            &Csar2Score {
+                threshold,
+                ..score.clone()
+            },
+            labels,
+        )
+    };
+    let (mut lo, mut hi) = (0f32, score.session_error());
+    if !at(lo) {
+        return 0.0;
+    }
+    for _ in 0..40 {
+        let mid = (lo + hi) / 2.0;
+        if at(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// `model` with its threshold set so that `target_false_alarm_rate` of the

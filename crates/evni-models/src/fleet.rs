@@ -259,6 +259,11 @@ pub fn run(base: &Models, config: &FleetConfig) -> Result<FleetReport, ModelErro
     let data = FineTuneData {
         train: train.iter().map(|(f, _)| f.clone()).chain(replay).collect(),
         calibration: calibration.iter().map(|(f, _)| f.clone()).collect(),
+        calibration_faults: crate::inject::faults(
+            calibration.iter().map(|(_, s)| (&s.readings[..], &s.context)),
+            crate::inject::DRAWS,
+            config.seed + 5,
+        ),
         replay_calibration,
         evaluation: evaluation.iter().map(|(f, _)| f.clone()).collect(),
         faults: novel

@@ -15,6 +15,7 @@ pub mod csarc2;
 pub mod data;
 pub mod fine_tune;
 pub mod fleet;
+pub mod inject;
 pub mod mlp;
 pub mod train;
 

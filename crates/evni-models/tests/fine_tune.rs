@@ -1,11 +1,12 @@
 //! Fine-tuning matters (issue 5): a fleet whose chargers pause every half
-//! hour gets many false alarms from the base CSAR-2 and few from CSAR-2
-//! fine-tuned on its sessions, which still finds faults, and more of them
-//! than the base model with a threshold raised for the fleet, or than the
-//! base model itself at any equal number of false alarms.
+//! hour gets many false alarms from the base CSAR-2 and far fewer from
+//! CSAR-2 fine-tuned on its sessions, which finds at least as many faults
+//! in the fleet as the base model, and more than the base model with a
+//! threshold raised for the fleet, or than the base model itself at any
+//! equal number of false alarms.
 
 use evni_models::fleet::{self, FleetConfig};
-use evni_models::Models;
+use evni_models::{Model, Models};
 
 #[test]
 fn fine_tuning_on_a_load_balanced_fleet_removes_false_alarms_and_keeps_finding_faults() {
@@ -26,7 +27,7 @@ fn fine_tuning_on_a_load_balanced_fleet_removes_false_alarms_and_keeps_finding_f
         "{report}"
     );
     assert!(
-        tuned_csar2.false_alarms * 4 <= base_csar2.false_alarms,
+        tuned_csar2.false_alarms * 3 <= base_csar2.false_alarms,
         "{report}"
     );
     // The rules' faults are found as before.
@@ -40,10 +41,21 @@ fn fine_tuning_on_a_load_balanced_fleet_removes_false_alarms_and_keeps_finding_f
         tuned_ordinary.recall() >= base_ordinary.recall() - 0.03,
         "{report}"
     );
-    // Novel faults in the fleet's own sessions: the pauses are themselves
-    // power dropping to zero and back, so part of what the base model
-    // "found" there was the pauses, and a little loss remains.
-    assert!(tuned_csar2.recall() >= base_csar2.recall() - 0.1, "{report}");
+    // Novel faults in the fleet's own sessions, which the pauses make hard
+    // to tell from normal: no loss. The threshold was lowered until the
+    // model found as many of the faults written into held-out fleet
+    // sessions as the base model.
+    let threshold = &r.tuned.card().training["threshold"];
+    assert!(
+        threshold["calibration_faults"].as_u64().unwrap() >= 100,
+        "{threshold}"
+    );
+    assert!(
+        threshold["bucket_error"].as_f64() < threshold["for_false_alarm_target"].as_f64(),
+        "{threshold}"
+    );
+    assert!(tuned_csar2.recall() >= base_csar2.recall(), "{report}");
+    assert!(tuned_all.novel_recall() >= base_all.novel_recall(), "{report}");
     // That part, measured: a fault's labels laid over normal fleet
     // sessions meet a base-model finding far more often than a fine-tuned one.
     let [base_chance, tuned_chance] = r.chance;
@@ -61,15 +73,12 @@ fn fine_tuning_on_a_load_balanced_fleet_removes_false_alarms_and_keeps_finding_f
     assert_eq!(last.false_alarms, base_csar2.false_alarms);
     assert!(last.tuned_found > base_csar2.faults_found, "{last:#?} {report}");
     // Recalibrating the base model's threshold on the same sessions instead
-    // does worse: more false alarms, fewer faults found in the fleet and in
-    // ordinary sessions.
+    // cuts false alarms by losing faults, in the fleet and in ordinary
+    // sessions.
     let other = &r.recalibrated;
     let report = format!("{report} {other:#?}");
-    assert!(
-        tuned_all.false_alarm_rate() <= other.analysis.false_alarm_rate(),
-        "{report}"
-    );
-    assert!(tuned_csar2.recall() >= other.csar2.recall(), "{report}");
+    assert!(other.csar2.recall() < base_csar2.recall(), "{report}");
+    assert!(tuned_csar2.recall() > other.csar2.recall(), "{report}");
     assert!(
         tuned_ordinary.recall() >= other.ordinary.recall() + 0.03,
         "{report}"

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use evni_analysis::eval::Label;
 use evni_analysis::features::{self, SessionFeatures};
 use evni_analysis::{Outcome, SessionContext};
 use evni_domain::{FeedbackLabel, Reading};
@@ -333,15 +334,18 @@ fn is_normal(candidate: &Candidate) -> bool {
 }
 
 /// Splits the tenant's normal sessions 60/20/20 into training, calibration
-/// and evaluation; adds twice as many simulated ordinary sessions to training (so
-/// the model does not forget ordinary charging), held-out ordinary ones to
-/// calibration, and simulated faults to measure recall on.
+/// and evaluation; adds twice as many simulated ordinary sessions to
+/// training (so the model does not forget ordinary charging) and held-out
+/// ordinary ones to calibration. Faults are written into the tenant's own
+/// held-out sessions ([`evni_models::inject`]): those of the calibration
+/// sessions keep the threshold low enough to find as many as the base
+/// model, those of the evaluation sessions measure recall.
 fn training_data(candidates: Vec<Candidate>) -> Result<FineTuneData, JobError> {
     let total = candidates.len();
-    let mut normal: Vec<SessionFeatures> = candidates
-        .iter()
-        .filter(|c| is_normal(c))
-        .filter_map(|c| features::extract_from_readings(&c.readings, &c.context))
+    let mut normal: Vec<(SessionFeatures, Candidate)> = candidates
+        .into_iter()
+        .filter(is_normal)
+        .filter_map(|c| Some((features::extract_from_readings(&c.readings, &c.context)?, c)))
         .collect();
     if normal.len() < MIN_SESSIONS {
         return Err(JobError::Permanent(format!(
@@ -355,10 +359,6 @@ fn training_data(candidates: Vec<Candidate>) -> Result<FineTuneData, JobError> {
     let train_len = (normal.len() * 6 / 10).max(1);
     let evaluation = normal.split_off(train_len + (normal.len() - train_len).div_ceil(2));
     let calibration = normal.split_off(train_len);
-    let simulate = |config: evni_sim::SimConfig| -> Result<Vec<data::Sample>, JobError> {
-        data::simulate(&config, data::default_threads())
-            .map_err(|e| JobError::Permanent(format!("simulating sessions: {e}")))
-    };
     // Twice as many ordinary sessions as the tenant's to train on, and a
     // held-out set large enough for the threshold's quantile.
     let (replay, replay_calibration) = evni_models::fine_tune::replay(
@@ -367,24 +367,45 @@ fn training_data(candidates: Vec<Candidate>) -> Result<FineTuneData, JobError> {
         SEED + 1,
     )
     .map_err(|e| JobError::Permanent(format!("simulating sessions: {e}")))?;
-    let faults = simulate(evni_sim::SimConfig {
-        sessions: (normal.len() / 4).clamp(8, 250),
-        seed: SEED + 2,
+    let faults_in = |sessions: &[(SessionFeatures, Candidate)], seed| {
+        evni_models::inject::faults(
+            sessions.iter().map(|(_, c)| (&c.readings[..], &c.context)),
+            evni_models::inject::DRAWS,
+            seed,
+        )
+    };
+    let mut faults = faults_in(&evaluation, SEED + 3);
+    if faults.is_empty() {
+        // Sessions that carry none (no energy register, too short): recall
+        // on faults in simulated ordinary sessions instead.
+        faults = simulated_faults((evaluation.len() / 4).clamp(8, 250))?;
+    }
+    let features = |sessions: Vec<(SessionFeatures, Candidate)>| sessions.into_iter().map(|(f, _)| f);
+    Ok(FineTuneData {
+        calibration_faults: faults_in(&calibration, SEED + 2),
+        faults,
+        train: features(normal).chain(replay).collect(),
+        calibration: features(calibration).collect(),
+        replay_calibration,
+        evaluation: features(evaluation).collect(),
+    })
+}
+
+fn simulated_faults(sessions: usize) -> Result<Vec<(SessionFeatures, Vec<Label>)>, JobError> {
+    let config = evni_sim::SimConfig {
+        sessions,
+        seed: SEED + 4,
         fault_share: 0.0,
         novel_share: 1.0,
         id_prefix: "FAULT".into(),
         ..evni_sim::SimConfig::default()
-    })?;
-    Ok(FineTuneData {
-        train: normal.into_iter().chain(replay).collect(),
-        calibration,
-        replay_calibration,
-        evaluation,
-        faults: faults
-            .iter()
-            .filter_map(|s| Some((s.features()?, s.labels.clone())))
-            .collect(),
-    })
+    };
+    Ok(data::simulate(&config, data::default_threads())
+        .map_err(|e| JobError::Permanent(format!("simulating sessions: {e}")))?
+        .iter()
+        .filter(|s| !s.labels.is_empty())
+        .filter_map(|s| Some((s.features()?, s.labels.clone())))
+        .collect())
 }
 
 fn permanent(e: StoreError) -> JobError {

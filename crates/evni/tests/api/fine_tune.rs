@@ -115,6 +115,17 @@ async fn a_fine_tune_on_the_tenants_sessions_registers_a_model_of_that_tenant_on
     let at_base_alarms = details["recall_at_base_false_alarms"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&at_base_alarms), "{details}");
     assert!(details["base_recall"].is_number(), "{details}");
+    // The threshold keeps the base model's recall on faults written into
+    // the tenant's held-out sessions, and is never above the one for the
+    // false-alarm target. These short register-only charges carry none, so
+    // recall is measured on simulated faults instead.
+    assert_eq!(details["calibration_faults"], 0.0, "{details}");
+    assert!(details["fault_sessions"].as_f64().unwrap() >= 1.0, "{details}");
+    assert!(
+        details["threshold"].as_f64().unwrap()
+            <= details["threshold_for_false_alarm_target"].as_f64().unwrap(),
+        "{details}"
+    );
     let detail = app.get_ok(&format!("/v1/models/{model_id}")).await;
     let s3_path = detail["s3_path"].as_str().unwrap();
     assert!(app.app_state.models.objects().get(s3_path).await.is_ok());
