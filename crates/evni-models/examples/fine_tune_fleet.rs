@@ -54,12 +54,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let t = r.tuned.card().training["threshold"].clone();
     println!(
-        "  the lower of: {:.4} for {:.1} % false alarms on held-out sessions, {:.4} finding as many of {} faults written into held-out fleet sessions as the base model ({})",
+        "  the lower of: {:.4} for {:.1} % false alarms on held-out sessions, {:.4} finding as many of {} faults written into held-out fleet sessions as the base model ({}); not below {:.4}, where as many held-out fleet sessions alarm as with the base model",
         t["for_false_alarm_target"].as_f64().unwrap_or(f64::NAN),
         100.0 * config.target_false_alarm_rate,
         t["keeping_base_recall"].as_f64().unwrap_or(f64::NAN),
         t["calibration_faults"],
         t["base_found"],
+        t["at_base_false_alarms"].as_f64().unwrap_or(f64::NAN),
     );
     let pct = |a: usize, b: usize| format!("{a:>4} / {b:<4} ({:>5.1} %)", 100.0 * a as f64 / b.max(1) as f64);
     println!(

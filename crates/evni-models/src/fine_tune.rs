@@ -235,7 +235,8 @@ pub fn fine_tune_csar2(
                        recall_at_base_false_alarms: the fine-tuned model with its threshold set for as many false alarms \
                        as the base model raises; threshold: the lower of threshold_for_false_alarm_target and the highest \
                        at which the model finds as many of the calibration_faults (written into other held-out sessions) \
-                       as the base model (calibration_faults_base_found)"
+                       as the base model (calibration_faults_base_found), but never so low that more held-out sessions \
+                       alarm than with the base model"
             .into(),
         details,
     };
@@ -252,6 +253,9 @@ pub struct Threshold {
     /// The highest at which the model finds as many of
     /// `FineTuneData::calibration_faults` as the base model; none without them.
     pub keeping_base_recall: Option<f64>,
+    /// The lowest allowed: as many of the tenant's held-out sessions alarm
+    /// as with the base model, so that fine-tuning never adds false alarms.
+    pub at_base_false_alarms: f64,
     pub calibration_faults: usize,
     /// Of them, found by the base model with its own threshold.
     pub base_found: usize,
@@ -260,7 +264,9 @@ pub struct Threshold {
 /// `model`'s threshold set for `target_false_alarm_rate` ([`recalibrate`]),
 /// and lowered where needed so that it finds as many of
 /// `data.calibration_faults` as `base` does: a tenant's normal sessions can
-/// hide faults like them, and fewer false alarms must not cost recall.
+/// hide faults like them, and fewer false alarms must not cost recall. It is
+/// not lowered past the point where more of `data.calibration` alarm than
+/// with `base`.
 pub fn calibrate(
     model: &Csar2,
     base: &Csar2,
@@ -275,7 +281,7 @@ pub fn calibrate(
         .zip(&data.calibration_faults)
         .filter(|(score, (_, labels))| found(score, labels))
         .count();
-    // The threshold below which each fault is found, highest first.
+    // The highest threshold at which each fault is found, highest first.
     let mut found_below: Vec<f32> = scores(model, &faults)
         .iter()
         .zip(&data.calibration_faults)
@@ -286,11 +292,25 @@ pub fn calibrate(
         .checked_sub(1)
         .and_then(|i| found_below.get(i))
         .map(|t| f64::from(*t));
-    let bucket_error = keeping_base_recall.map_or(for_false_alarm_target, |t| t.min(for_false_alarm_target));
+    let base_alarms = scores(base, &data.calibration)
+        .iter()
+        .filter(|s| !s.runs().is_empty())
+        .count();
+    let mut errors: Vec<f32> = scores(model, &data.calibration)
+        .iter()
+        .map(Csar2Score::session_error)
+        .collect();
+    errors.sort_unstable_by(|a, b| b.total_cmp(a));
+    // A session alarms when its error is above the threshold.
+    let at_base_false_alarms = f64::from(errors.get(base_alarms).copied().unwrap_or(0.0));
+    let bucket_error = keeping_base_recall.map_or(for_false_alarm_target, |t| {
+        t.max(at_base_false_alarms).min(for_false_alarm_target)
+    });
     let threshold = Threshold {
         bucket_error,
         for_false_alarm_target,
         keeping_base_recall,
+        at_base_false_alarms,
         calibration_faults: faults.len(),
         base_found,
     };
