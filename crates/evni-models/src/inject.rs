@@ -115,12 +115,14 @@ impl Plan {
                 })
             }
             NovelFault::PhaseLoss => {
-                let carries = |p: Phase| {
+                let carries = |phases: [Phase; 2]| {
                     readings.iter().any(|r| {
-                        r.measurand == Measurand::CurrentImport && r.phase == Some(p) && r.value > 1.0
+                        r.measurand == Measurand::CurrentImport
+                            && r.phase.is_some_and(|p| phases.contains(&p))
+                            && r.value > 1.0
                     })
                 };
-                if !(carries(Phase::L2) && carries(Phase::L3)) {
+                if !(carries([Phase::L2, Phase::L2N]) && carries([Phase::L3, Phase::L3N])) {
                     return None;
                 }
                 let start = start_in(from + 60 * MINUTE, until - 50 * MINUTE, rng)?;
@@ -191,11 +193,18 @@ impl Plan {
             }
             match (self.fault, r.measurand, r.phase) {
                 (NovelFault::RegisterSawtooth, _, _) => {}
-                // Phase loss: all of the current on L1, none on L2 and L3.
-                (NovelFault::PhaseLoss, Measurand::CurrentImport, Some(Phase::L1)) => {}
-                (NovelFault::PhaseLoss, Measurand::CurrentImport, Some(Phase::L2 | Phase::L3)) => {
-                    r.value = 0.0
-                }
+                // Phase loss: L1 carries on as before, L2 and L3 carry
+                // nothing; totals fall to a third.
+                (
+                    NovelFault::PhaseLoss,
+                    Measurand::CurrentImport | Measurand::PowerActiveImport,
+                    Some(Phase::L1 | Phase::L1N),
+                ) => {}
+                (
+                    NovelFault::PhaseLoss,
+                    Measurand::CurrentImport | Measurand::PowerActiveImport,
+                    Some(Phase::L2 | Phase::L2N | Phase::L3 | Phase::L3N),
+                ) => r.value = 0.0,
                 (_, Measurand::PowerActiveImport | Measurand::CurrentImport, _) => {
                     r.value *= self.power_factor(r.ts);
                 }

@@ -184,3 +184,37 @@ fn faults_are_the_same_for_the_same_seed() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn phase_loss_reads_phases_to_neutral_too() {
+    let to_neutral = |p: Option<Phase>| match p {
+        Some(Phase::L1) => Some(Phase::L1N),
+        Some(Phase::L2) => Some(Phase::L2N),
+        Some(Phase::L3) => Some(Phase::L3N),
+        other => other,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut carried = 0;
+    for session in clean_sessions(100) {
+        let readings: Vec<Reading> = session
+            .readings
+            .iter()
+            .map(|r| Reading {
+                phase: to_neutral(r.phase),
+                ..*r
+            })
+            .collect();
+        let Some((after, _)) = inject(&readings, NovelFault::PhaseLoss, &mut rng) else {
+            continue;
+        };
+        carried += 1;
+        let lost = |s: &[Reading]| {
+            series(s, Measurand::CurrentImport, Some(Phase::L3N))
+                .iter()
+                .filter(|x| x.1 == 0.0)
+                .count()
+        };
+        assert!(lost(&after) > lost(evni_analysis::window::window(&readings)));
+    }
+    assert!(carried >= 3, "{carried}");
+}
