@@ -168,19 +168,18 @@ impl Plan {
 
     fn apply(&self, readings: &mut [Reading]) {
         for key in register_streams(readings) {
-            let samples: Vec<(Micros, f64)> = readings
-                .iter()
-                .filter(|r| stream_of(r) == Some(key))
-                .map(|r| (r.ts, r.value))
-                .collect();
+            let samples = samples_of(readings, key);
             let mut shifted = match self.fault {
                 NovelFault::RegisterSawtooth => self.sawtooth(&samples),
                 _ => self.held_back(&samples),
             };
             // A register never runs backwards: where the sawtooth would give
-            // back faster than energy comes in, it stands still.
-            for i in 1..shifted.len() {
-                shifted[i] = shifted[i].max(shifted[i - 1]);
+            // back faster than energy comes in, it stands still. (One that
+            // did already, a meter's glitch, is left as it was.)
+            if samples.windows(2).all(|w| w[1].1 >= w[0].1) {
+                for i in 1..shifted.len() {
+                    shifted[i] = shifted[i].max(shifted[i - 1]);
+                }
             }
             let mut shifted = shifted.into_iter();
             for r in readings.iter_mut().filter(|r| stream_of(r) == Some(key)) {
@@ -308,15 +307,19 @@ fn register_streams(readings: &[Reading]) -> Vec<StreamKey> {
     keys
 }
 
-/// First and last time an import register rises: the charge.
-fn charging(readings: &[Reading]) -> Option<(Micros, Micros)> {
-    let key = *register_streams(readings).first()?;
-    let samples: Vec<(Micros, f64)> = readings
+/// The `(time, value)` samples of one register stream.
+fn samples_of(readings: &[Reading], key: StreamKey) -> Vec<(Micros, f64)> {
+    readings
         .iter()
         .filter(|r| stream_of(r) == Some(key))
         .map(|r| (r.ts, r.value))
-        .collect();
-    let rising: Vec<Micros> = samples
+        .collect()
+}
+
+/// First and last time an import register rises: the charge.
+fn charging(readings: &[Reading]) -> Option<(Micros, Micros)> {
+    let key = *register_streams(readings).first()?;
+    let rising: Vec<Micros> = samples_of(readings, key)
         .windows(2)
         .filter(|w| w[1].1 > w[0].1)
         .flat_map(|w| [w[0].0, w[1].0])

@@ -218,3 +218,27 @@ fn phase_loss_reads_phases_to_neutral_too() {
     }
     assert!(carried >= 3, "{carried}");
 }
+
+#[test]
+fn a_register_that_once_ran_backwards_keeps_its_glitch() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut carried = 0;
+    for session in clean_sessions(60) {
+        let mut readings = evni_analysis::window::window(&session.readings).to_vec();
+        // A glitch early in the window: the fifth register sample reads
+        // below the fourth.
+        let register: Vec<usize> = (0..readings.len())
+            .filter(|&i| readings[i].measurand == Measurand::EnergyActiveImportRegister)
+            .collect();
+        let Some(&[before, i]) = register.get(3..5).map(|w| <&[usize; 2]>::try_from(w).unwrap()) else {
+            continue;
+        };
+        readings[i].value = readings[before].value - 1.0;
+        let Some((after, _)) = inject(&readings, NovelFault::RegisterSawtooth, &mut rng) else {
+            continue;
+        };
+        carried += 1;
+        assert_eq!(after[i].value, readings[i].value);
+    }
+    assert!(carried >= 3, "{carried}");
+}
