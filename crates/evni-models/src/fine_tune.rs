@@ -296,13 +296,8 @@ pub fn calibrate(
         .iter()
         .filter(|s| !s.runs().is_empty())
         .count();
-    let mut errors: Vec<f32> = scores(model, &data.calibration)
-        .iter()
-        .map(Csar2Score::session_error)
-        .collect();
-    errors.sort_unstable_by(|a, b| b.total_cmp(a));
-    // A session alarms when its error is above the threshold.
-    let at_base_false_alarms = f64::from(errors.get(base_alarms).copied().unwrap_or(0.0));
+    let at_base_false_alarms =
+        f64::from(threshold_for_alarms(model, &data.calibration, base_alarms).unwrap_or(0.0));
     let bucket_error = keeping_base_recall.map_or(for_false_alarm_target, |t| {
         t.max(at_base_false_alarms).min(for_false_alarm_target)
     });
@@ -421,14 +416,20 @@ pub fn figures(model: &Csar2, data: &FineTuneData) -> Figures {
 /// sessions tie): recall at a given false-alarm rate, to compare models
 /// at the same alarm budget.
 pub fn found_at_false_alarms(model: &Csar2, data: &FineTuneData, false_alarms: usize) -> usize {
-    let mut errors: Vec<f32> = scores(model, &data.evaluation)
+    let threshold = threshold_for_alarms(model, &data.evaluation, false_alarms).unwrap_or(f32::NEG_INFINITY);
+    found_count(model, data, Some(threshold))
+}
+
+/// The threshold at which exactly `alarms` of `sessions` alarm (fewer when
+/// sessions tie); `None` when there are no more sessions than that.
+fn threshold_for_alarms(model: &Csar2, sessions: &[SessionFeatures], alarms: usize) -> Option<f32> {
+    let mut errors: Vec<f32> = scores(model, sessions)
         .iter()
         .map(Csar2Score::session_error)
         .collect();
     errors.sort_unstable_by(|a, b| b.total_cmp(a));
     // A session alarms when its error is above the threshold.
-    let threshold = errors.get(false_alarms).copied().unwrap_or(f32::NEG_INFINITY);
-    found_count(model, data, Some(threshold))
+    errors.get(alarms).copied()
 }
 
 /// Faults found with the model's threshold, or with `threshold`.
