@@ -3,6 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
+use evni_domain::{FieldError, ValidationErrors};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -69,15 +70,24 @@ impl JsonBody {
     }
 }
 
+/// Parses a JSON object body. Unknown fields are refused with the field's
+/// path and the accepted names: a misspelt or foreign field (`measurnd`,
+/// OCPP 2.0.1's `unitOfMeasure`) silently ignored would misread the data.
 pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
+    // serde's derived structs also accept a JSON array, field by field in
+    // order; no body of this API is positional.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::validation(
+            "body",
+            "expected a JSON object, got an array",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::validation(path_or_body(&path), strip_position(&inner))
-            }
+            serde_json::error::Category::Data => data_error(&path, &inner),
             _ => ApiError::MalformedJson(format!("malformed JSON: {inner}")),
         }
     })?;
@@ -85,6 +95,33 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError
         .end()
         .map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
     Ok(value)
+}
+
+fn data_error(path: &str, error: &serde_json::Error) -> ApiError {
+    let message = strip_position(error);
+    match unknown_field(&message) {
+        Some((name, accepted)) => {
+            let field = match path_or_body(path) {
+                // The path may already end at the unknown key.
+                p if p.ends_with(name) => p,
+                p if p == "body" => name.to_owned(),
+                p => format!("{p}.{name}"),
+            };
+            ApiError::Validation(ValidationErrors::single(
+                FieldError::new(field, "is not a known field").with_accepted(accepted),
+            ))
+        }
+        None => ApiError::validation(path_or_body(path), message),
+    }
+}
+
+/// Reads serde's "unknown field `x`, expected one of `a`, `b`" (or
+/// "expected `a`", or "there are no fields") into the name and the accepted ones.
+fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (name, expected) = rest.split_once('`')?;
+    let accepted = expected.split('`').skip(1).step_by(2).collect();
+    Some((name, accepted))
 }
 
 fn path_or_body(path: &str) -> String {

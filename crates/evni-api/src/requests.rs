@@ -14,6 +14,7 @@ use crate::Limits;
 
 /// POST /v1/sessions, and one session of a batch.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateSessionIn<'a> {
     #[serde(borrow, default)]
     pub session_id: Option<Cow<'a, str>>,
@@ -34,6 +35,7 @@ pub struct CreateSessionIn<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MeterValuesIn<'a> {
     #[serde(borrow, default)]
     pub meter_values: Option<Vec<MeterValueIn<'a>>>,
@@ -42,6 +44,7 @@ pub struct MeterValuesIn<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BatchIn<'a> {
     #[serde(borrow, default)]
     pub sessions: Option<Vec<CreateSessionIn<'a>>>,

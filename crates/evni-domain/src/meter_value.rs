@@ -16,6 +16,7 @@ pub const MAX_FUTURE_SKEW: Micros = 24 * 3600 * crate::MICROS_PER_SECOND;
 /// A meter value as a client sends it. Fields are loosely typed so that every
 /// problem can be reported with its path instead of failing on the first.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MeterValueIn<'a> {
     #[serde(borrow, default)]
     pub timestamp: Option<Cow<'a, str>>,

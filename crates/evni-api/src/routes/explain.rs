@@ -24,6 +24,7 @@ const INLINE_READINGS: usize = 5_000;
 
 /// Body of POST /v1/sessions/{session_id}/explain: `{}` (may be empty).
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExplainRequest {}
 
 #[derive(Serialize, ToSchema)]
@@ -37,6 +38,7 @@ pub struct ExplainResponse {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AskIn {
     #[serde(default)]
     question: Option<String>,

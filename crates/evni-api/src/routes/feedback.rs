@@ -18,6 +18,7 @@ use crate::AppState;
 const MAX_COMMENT_CHARS: usize = 2000;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FeedbackIn {
     #[serde(default)]
     label: Option<String>,

@@ -305,6 +305,7 @@ pub fn upload_path(tenant: evni_store::TenantId, upload_id: &str) -> String {
 // ---- fine-tuning
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FineTuneRequest {
     pub base_model_id: Option<String>,
     pub name: Option<String>,
@@ -313,6 +314,7 @@ pub struct FineTuneRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DataSourceIn {
     /// "sessions" | "upload"
     #[serde(rename = "type")]
@@ -323,6 +325,7 @@ pub struct DataSourceIn {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionFilterIn {
     pub station_id: Option<String>,
     /// ISO 8601 date or date-time: sessions starting at or after.
@@ -333,6 +336,7 @@ pub struct SessionFilterIn {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TrainingConfigIn {
     /// 1 to 200 (default 20).
     pub epochs: Option<serde_json::Value>,

@@ -125,6 +125,7 @@ pub async fn connectors(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StationPatchIn {
     #[serde(default)]
     metadata: Option<serde_json::Value>,

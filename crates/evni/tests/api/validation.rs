@@ -213,3 +213,113 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
         .unwrap();
     json_error(response, StatusCode::METHOD_NOT_ALLOWED).await;
 }
+
+/// The hardening report's cases: each would have been misread, not refused.
+#[tokio::test]
+async fn unknown_fields_are_refused_naming_the_field_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let mut ocpp201 = kwh(0, 10.0);
+    ocpp201["unitOfMeasure"] = json!({"unit": "kWh", "multiplier": 3});
+    let mut units = kwh(0, 10.0);
+    units["units"] = json!("kWh");
+    let mut misspelt = mv(0, "SoC", "Percent", 40.0);
+    misspelt["measurnd"] = misspelt.as_object_mut().unwrap().remove("measurand").unwrap();
+    for (value, field) in [
+        (ocpp201, "unitOfMeasure"),
+        (units, "units"),
+        (misspelt, "measurnd"),
+    ] {
+        let body = session("s1", "ST-1", vec![kwh(1, 11.0), value, kwh(2, 12.0)]);
+        let error = json_error(
+            app.post("/v1/sessions", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        let detail = &error["details"][0];
+        assert_eq!(detail["field"], format!("meter_values[1].{field}"), "{error}");
+        assert!(
+            detail["accepted"].as_array().unwrap().contains(&json!("unit")),
+            "{error}"
+        );
+    }
+    let mut top = session("s1", "ST-1", vec![]);
+    top["station"] = json!("ST-2");
+    let error = json_error(
+        app.post("/v1/sessions", &top).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "station", "{error}");
+    assert_eq!(app.get_ok("/v1/statistics").await["total_sessions"], 0);
+
+    json_ok(
+        app.post("/v1/sessions", &session("s1", "ST-1", vec![kwh(0, 1.0)]))
+            .await,
+    )
+    .await;
+    let error = json_error(
+        app.patch("/v1/sessions/s1", &json!({"meter_values": [], "meta": {}}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "meta", "{error}");
+    let error = json_error(
+        app.post(
+            "/v1/sessions/batch",
+            &json!({"sessions": [session("b1", "ST-1", vec![])], "mode": "x"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "mode", "{error}");
+    let error = json_error(
+        app.post(
+            "/v1/models/fine-tune",
+            &json!({"data_source": {"type": "sessions"}, "training_config": {"epochz": 3}}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "training_config.epochz", "{error}");
+    let error = json_error(
+        app.post(
+            "/v1/sessions/s1/feedback",
+            &json!({"label": "normal", "lable": "x"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "lable", "{error}");
+    // Free-form metadata stays open.
+    json_ok(
+        app.patch(
+            "/v1/sessions/s1",
+            &json!({"meter_values": [], "metadata": {"anything": {"goes": 1}}}),
+        )
+        .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_json_array_is_not_an_object_body() {
+    let app = TestApp::spawn().await;
+    let error = json_error(
+        app.patch("/v1/stations/ST-1", &json!([{"rated_power_kw": 11}]))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "body", "{error}");
+    let error = json_error(
+        app.post("/v1/sessions", &json!(["s1", "ST-1"])).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "body", "{error}");
+    assert_eq!(app.get_ok("/v1/statistics").await["total_sessions"], 0);
+}
