@@ -187,6 +187,7 @@ impl FromRequestParts<AppState> for Caller {
                 StoreError::NotFound => ApiError::Unauthorized("the token's tenant no longer exists".into()),
                 other => other.into(),
             })?;
+        crate::observe::record_tenant(&tenant.name);
         Ok(Caller {
             tenant,
             scope: grant.scope,

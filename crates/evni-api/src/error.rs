@@ -30,6 +30,9 @@ pub enum ApiError {
     Validation(ValidationErrors),
     #[error("{0}")]
     Unavailable(String),
+    /// The client did not send its request in time.
+    #[error("{0}")]
+    Timeout(String),
     /// A rate limit was hit; retry after this many seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
@@ -50,6 +53,10 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<FieldError>,
+    /// The request's `x-request-id` (also a response header): quote it
+    /// when asking about a failed call; the server log carries it too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
@@ -75,6 +82,7 @@ impl ApiError {
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
@@ -119,6 +127,7 @@ impl IntoResponse for ApiError {
                     code,
                     message,
                     details,
+                    request_id: crate::observe::request_id(),
                 },
             }),
         )

@@ -6,21 +6,23 @@ use axum::http::header;
 use evni_domain::{FieldError, ValidationErrors};
 use serde::Deserialize;
 
+use crate::body;
 use crate::error::ApiError;
+use crate::requests::BatchIn;
 use crate::AppState;
 
 /// A JSON request body that passed the content-type and size checks. Parse
 /// it with [`JsonBody::parse`], which may borrow from it.
 pub struct JsonBody(pub Bytes);
 
-/// Like [`JsonBody`], with the larger limit of batch submissions.
-pub struct BatchBody(pub JsonBody);
+/// A batch submission, parsed as it streams in under the batch limits.
+pub struct BatchBody(pub BatchIn<'static>);
 
 impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        read(req, state.limits.max_body_bytes).await
+        read(req, &state.limits).await
     }
 }
 
@@ -28,11 +30,48 @@ impl FromRequest<AppState> for BatchBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        read(req, state.limits.max_batch_body_bytes).await.map(BatchBody)
+        let limits = state.limits;
+        check_headers(&req, limits.max_batch_body_bytes)?;
+        body::parse_streaming(
+            req.into_body(),
+            limits.max_batch_body_bytes,
+            limits.body_grace,
+            move |reader| {
+                body::with_limits(limits.max_batch_sessions, limits.max_meter_values, || {
+                    parse_json_reader(reader)
+                })
+            },
+        )
+        .await
+        .map(BatchBody)
     }
 }
 
-async fn read(req: Request, limit: usize) -> Result<JsonBody, ApiError> {
+/// A body that may be empty and carry any content type (explain's `{}`),
+/// read within the same limits.
+pub struct OptionalBody(pub Bytes);
+
+impl FromRequest<AppState> for OptionalBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.limits.max_body_bytes;
+        check_length(&req, limit)?;
+        body::collect(req.into_body(), limit, state.limits.body_grace)
+            .await
+            .map(OptionalBody)
+    }
+}
+
+async fn read(req: Request, limits: &crate::Limits) -> Result<JsonBody, ApiError> {
+    check_headers(&req, limits.max_body_bytes)?;
+    body::collect(req.into_body(), limits.max_body_bytes, limits.body_grace)
+        .await
+        .map(JsonBody)
+}
+
+/// Content type and declared length, checked before any byte is read.
+pub fn check_headers(req: &Request, limit: usize) -> Result<(), ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -43,23 +82,23 @@ async fn read(req: Request, limit: usize) -> Result<JsonBody, ApiError> {
             "expected Content-Type: application/json, got '{content_type}'"
         )));
     }
-    let too_large = || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
+    check_length(req, limit)
+}
+
+/// A declared Content-Length over the limit is refused at once. (A gzip
+/// body's length is checked again decoded, as it streams.)
+pub fn check_length(req: &Request, limit: usize) -> Result<(), ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(ApiError::PayloadTooLarge(format!(
+            "request body exceeds the limit of {limit} bytes"
+        )));
     }
-    let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
-            too_large()
-        } else {
-            ApiError::MalformedJson(format!("could not read the request body: {e}"))
-        }
-    })?;
-    Ok(JsonBody(bytes))
+    Ok(())
 }
 
 impl JsonBody {
@@ -77,23 +116,53 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError
     // serde's derived structs also accept a JSON array, field by field in
     // order; no body of this API is positional.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(ApiError::validation(
-            "body",
-            "expected a JSON object, got an array",
-        ));
+        return Err(not_an_object());
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+}
+
+/// Like [`parse_json`], reading as it parses: strings are owned, so the
+/// result outlives the reader.
+pub fn parse_json_reader<T: Deserialize<'static>>(reader: &mut dyn std::io::BufRead) -> Result<T, ApiError> {
+    let first = loop {
+        let buffer = reader.fill_buf().map_err(body::io_error)?;
+        match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => break Some(buffer[i]),
+            None if buffer.is_empty() => break None,
+            None => {
+                let n = buffer.len();
+                reader.consume(n);
+            }
+        }
+    };
+    if first == Some(b'[') {
+        return Err(not_an_object());
+    }
+    deserialize(&mut serde_json::Deserializer::from_reader(reader))
+}
+
+fn not_an_object() -> ApiError {
+    ApiError::validation("body", "expected a JSON object, got an array")
+}
+
+fn deserialize<'de, R, T>(deserializer: &mut serde_json::Deserializer<R>) -> Result<T, ApiError>
+where
+    R: serde_json::de::Read<'de>,
+    T: Deserialize<'de>,
+{
+    let value = serde_path_to_error::deserialize(&mut *deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => data_error(&path, &inner),
+            serde_json::error::Category::Io => body::io_error(inner.into()),
             _ => ApiError::MalformedJson(format!("malformed JSON: {inner}")),
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
+    deserializer.end().map_err(|e| match e.classify() {
+        serde_json::error::Category::Io => body::io_error(e.into()),
+        _ => ApiError::MalformedJson(format!("malformed JSON: {e}")),
+    })?;
     Ok(value)
 }
 

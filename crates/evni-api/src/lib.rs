@@ -1,14 +1,18 @@
 //! The HTTP API of evni (../shared/spec/api-reference.txt).
 
 mod auth;
+mod body;
 mod dto;
 mod error;
 mod explain;
 mod json;
+pub mod metrics;
+pub mod observe;
 mod openapi;
 mod query;
 mod requests;
 mod routes;
+mod server;
 
 use std::sync::Arc;
 
@@ -18,6 +22,8 @@ use evni_engine::Engine;
 pub use auth::{JwtKeys, Scope};
 pub use error::ApiError;
 pub use explain::{ExplainConfig, Explainer, LlmConfig, DEFAULT_LLM_TIMEOUT};
+pub use metrics::MetricsConfig;
+pub use server::{serve, ServerOptions};
 
 /// Request limits.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +34,9 @@ pub struct Limits {
     /// Body limit of POST /v1/sessions/batch.
     pub max_batch_body_bytes: usize,
     pub max_batch_sessions: usize,
+    /// A body must arrive within this, plus a second per 64 KiB; a client
+    /// trickling bytes is answered 408 and its connection closed.
+    pub body_grace: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -37,6 +46,7 @@ impl Default for Limits {
             max_meter_values: 50_000,
             max_batch_body_bytes: 256 * 1024 * 1024,
             max_batch_sessions: 10_000,
+            body_grace: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -53,21 +63,16 @@ pub struct AppState {
     pub health: Arc<evni_health::Health>,
     /// The model registry: records, artifacts, each tenant's active model.
     pub models: Arc<evni_engine::registry::ModelRegistry>,
+    /// Who may scrape /metrics, and what it reports.
+    pub metrics: Arc<MetricsConfig>,
 }
 
-/// The whole API as an axum router.
+/// The whole API as an axum router: every route sees gzip bodies decoded
+/// (within the same limits) and is observed (request id, access log, metrics).
 pub fn router(state: AppState) -> Router {
-    routes::router().with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    metrics::handle();
+    routes::router()
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn(observe::observe))
+        .with_state(state)
 }

@@ -28,7 +28,7 @@ pub struct CreateSessionIn<'a> {
     pub connector_id: Option<serde_json::Value>,
     #[serde(default)]
     pub evse_id: Option<serde_json::Value>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "crate::body::meter_values")]
     pub meter_values: Option<Vec<MeterValueIn<'a>>>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
@@ -37,7 +37,7 @@ pub struct CreateSessionIn<'a> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterValuesIn<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "crate::body::meter_values")]
     pub meter_values: Option<Vec<MeterValueIn<'a>>>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
@@ -46,7 +46,7 @@ pub struct MeterValuesIn<'a> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchIn<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "crate::body::sessions")]
     pub sessions: Option<Vec<CreateSessionIn<'a>>>,
 }
 
@@ -129,7 +129,8 @@ fn new_session(
             format!("{prefix}.{name}")
         }
     };
-    let session_id = required_id(errors, &path("session_id"), body.session_id.as_deref());
+    let session_id = required_id(errors, &path("session_id"), body.session_id.as_deref())
+        .filter(|id| !reserved(errors, &path("session_id"), id));
     let station = match (
         body.charging_station_id.as_deref(),
         body.charging_point_id.as_deref(),
@@ -196,6 +197,21 @@ fn check_count(field: &str, values: &[MeterValueIn<'_>], limits: &Limits) -> Res
         )));
     }
     Ok(())
+}
+
+/// Session ids that name a route under /v1/sessions/ would be stored but
+/// could never be read, replaced or appended to.
+const RESERVED_SESSION_IDS: [&str; 1] = ["batch"];
+
+fn reserved(errors: &mut ValidationErrors, field: &str, id: &ExternalId) -> bool {
+    let reserved = RESERVED_SESSION_IDS.contains(&id.as_str());
+    if reserved {
+        errors.push(FieldError::new(
+            field,
+            format!("'{id}' is reserved: /v1/sessions/{id} is an endpoint of its own"),
+        ));
+    }
+    reserved
 }
 
 fn required_id(errors: &mut ValidationErrors, field: &str, raw: Option<&str>) -> Option<ExternalId> {

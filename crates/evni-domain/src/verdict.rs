@@ -80,6 +80,17 @@ pub enum Detector {
     CsarC2,
 }
 
+impl Detector {
+    /// The serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detector::Rule => "rule",
+            Detector::Csar2 => "csar2",
+            Detector::CsarC2 => "csar_c2",
+        }
+    }
+}
+
 /// Inclusive, 0-based bucket indices relative to the analysed window's t0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BucketRange {
@@ -161,5 +172,17 @@ impl FeedbackLabel {
 
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+}
+
+#[cfg(test)]
+mod detector_tests {
+    use super::Detector;
+
+    #[test]
+    fn as_str_is_the_serialised_name() {
+        for d in [Detector::Rule, Detector::Csar2, Detector::CsarC2] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
     }
 }

@@ -59,6 +59,11 @@ impl HotSessions {
         }
     }
 
+    /// Sessions and readings held (the readings as last weighed).
+    pub(crate) fn size(&self) -> (usize, u64) {
+        (self.cache.len(), self.cache.weight())
+    }
+
     pub(crate) fn slot(&self, tenant: TenantId, external_id: &str) -> Arc<HotSlot> {
         let key = (tenant, external_id.to_owned());
         self.cache

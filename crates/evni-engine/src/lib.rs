@@ -105,6 +105,11 @@ impl Engine {
         &self.store
     }
 
+    /// Sessions and readings in the hot cache (for /metrics).
+    pub fn hot_cache_size(&self) -> (usize, u64) {
+        self.hot.size()
+    }
+
     /// Analyses each tenant's sessions with its active models from
     /// `registry` (tenants without one: the registry's base models).
     pub fn with_registry(mut self, registry: Arc<registry::ModelRegistry>) -> Self {
@@ -176,8 +181,12 @@ impl Engine {
                 *hot = Some(current);
                 return Ok(state);
             };
-            match self.store.write_session(write.clone()).await {
+            let started = std::time::Instant::now();
+            let written = self.store.write_session(write.clone()).await;
+            metrics::histogram!("evni_store_write_seconds").record(started.elapsed().as_secs_f64());
+            match written {
                 Ok(outcome) => {
+                    record_analysis(&write.verdict);
                     let mut verdict = write.verdict;
                     verdict.is_recurring = outcome.is_recurring;
                     let session = StoredSession {
@@ -364,5 +373,21 @@ fn facts_of(s: evni_analysis::SessionSummary) -> evni_store::SessionFacts {
         energy_kwh: s.energy_kwh,
         plateau_kw: s.plateau_kw,
         is_zero: s.is_zero,
+    }
+}
+
+/// Counts a stored analysis and its anomalies for /metrics.
+fn record_analysis(verdict: &evni_store::Verdict) {
+    if verdict.analyzed_at.is_none() {
+        return;
+    }
+    metrics::counter!("evni_analyses_total").increment(1);
+    for anomaly in &verdict.anomalies {
+        metrics::counter!(
+            "evni_anomalies_total",
+            "detector" => anomaly.detector.as_str(),
+            "category" => anomaly.category.as_str()
+        )
+        .increment(1);
     }
 }

@@ -5,6 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::TenantId;
 
+/// Work waiting in the queues, for /metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    pub jobs_queued: i64,
+    pub jobs_running: i64,
+    pub webhook_deliveries_pending: i64,
+}
+
 /// What a job does; its payload is interpreted per kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {

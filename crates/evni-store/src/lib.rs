@@ -83,6 +83,8 @@ pub trait Store: HealthStore + ModelStore + Send + Sync + 'static {
 
     /// Whether the database answers, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Jobs and webhook deliveries waiting, over all tenants.
+    async fn queue_depths(&self) -> Result<QueueDepths, StoreError>;
 
     // ---- Jobs and batches
 

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+mod ops;
+
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -65,6 +67,17 @@ pub struct Config {
     /// Object store of model artifacts and training uploads: unset is
     /// `file://<data_dir>/objects`; `s3://bucket/prefix` needs the `s3` feature.
     pub object_store_url: Option<String>,
+    /// A client must send a request's headers within this time, e.g. `10s`;
+    /// idle keep-alive connections close after it too.
+    pub header_read_timeout: String,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// On SIGTERM, how long requests and jobs in flight get, e.g. `20s`.
+    pub shutdown_grace: String,
+    /// Bearer token /metrics asks for; unset: /metrics is open.
+    pub metrics_token: Option<String>,
+    /// `text` (coloured only on a terminal) or `json`, one object a line.
+    pub log_format: String,
 }
 
 impl Default for Config {
@@ -96,6 +109,11 @@ impl Default for Config {
             log: "info".into(),
             tls_ca_file: None,
             object_store_url: None,
+            header_read_timeout: "10s".into(),
+            max_connections: 4096,
+            shutdown_grace: "20s".into(),
+            metrics_token: None,
+            log_format: "text".into(),
         }
     }
 }
@@ -132,6 +150,11 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("object_store_url", &self.object_store_url)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<set>"))
+            .field("log_format", &self.log_format)
             .finish()
     }
 }
@@ -220,6 +243,7 @@ impl Config {
                 .context("EVNI_EXPLAIN_RATE_PER_MINUTE must be a number")?;
         }
         config.health_from_env(&env)?;
+        config.ops_from_env(&env)?;
         if let Some(v) = env("EVNI_LOG") {
             config.log = v;
         }
@@ -234,6 +258,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.server_options()?;
         self.listen
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("listen '{}' is not host:port", self.listen))?;

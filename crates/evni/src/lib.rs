@@ -23,6 +23,7 @@ pub struct App {
     pub state: AppState,
     /// Job workers started beside the API by [`App::run`].
     workers: usize,
+    server: evni_api::ServerOptions,
 }
 
 /// Opens (creating and migrating) the store named by `config`: PostgreSQL
@@ -74,16 +75,26 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
         engine: Arc::new(engine),
         keys: Arc::new(JwtKeys::from_secret(&secret)),
         explain: Arc::new(evni_api::Explainer::new(config.explain_config()?)),
+        metrics: Arc::new(evni_api::MetricsConfig {
+            token: config.metrics_token.clone(),
+            wal_path: config
+                .database_url
+                .is_none()
+                .then(|| config.data_dir.join("evni.sqlite3-wal")),
+        }),
         limits: Limits {
             max_body_bytes: config.max_body_bytes,
             max_meter_values: config.max_meter_values,
             max_batch_body_bytes: config.max_batch_body_bytes,
             max_batch_sessions: config.max_batch_sessions,
+            // Bodies get twice the headers' time before their pace counts.
+            body_grace: config.server_options()?.header_read_timeout * 2,
         },
     };
     Ok(App {
         state,
         workers: config.workers,
+        server: config.server_options()?,
     })
 }
 
@@ -105,7 +116,7 @@ impl App {
         let health = self.state.health.spawn(stopped.clone());
         let router = self.router();
         let mut http_stopped = stopped.clone();
-        let served = evni_api::serve(listener, router, async move {
+        let served = evni_api::serve(listener, router, self.server, async move {
             let _ = http_stopped.wait_for(|stop| *stop).await;
         });
         let signal = async move {

@@ -15,7 +15,7 @@ use crate::dto::SessionAnalysisResponse;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::BatchBody;
 use crate::query::Params;
-use crate::requests::{self, BatchIn};
+use crate::requests;
 use crate::AppState;
 
 /// Sessions per job: small enough that a retried job redoes little work.
@@ -69,10 +69,9 @@ pub struct BatchRequest {
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
-    BatchBody(body): BatchBody,
+    BatchBody(parsed): BatchBody,
 ) -> Result<Json<BatchSubmitResponse>, ApiError> {
     caller.require(Scope::Write)?;
-    let parsed: BatchIn = body.parse()?;
     let now = Utc::now().timestamp_micros();
     let sessions = requests::batch_sessions(parsed, &state.limits, now)?;
     let total = sessions.len() as u64;

@@ -2,7 +2,6 @@
 //! grounded in the session's data (evni-explain), optionally reworded by a
 //! configured model. Both need `read` scope and share a per-tenant limit.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
 use evni_analysis::SessionContext;
@@ -15,7 +14,7 @@ use utoipa::ToSchema;
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::explain::{Source, Task};
-use crate::json::{parse_json, JsonBody};
+use crate::json::{parse_json, JsonBody, OptionalBody};
 use crate::AppState;
 
 const MAX_QUESTION_CHARS: usize = 1000;
@@ -72,7 +71,7 @@ pub async fn explain(
     State(state): State<AppState>,
     caller: Caller,
     Path(session_id): Path<String>,
-    body: Bytes,
+    OptionalBody(body): OptionalBody,
 ) -> Result<Json<ExplainResponse>, ApiError> {
     caller.require(Scope::Read)?;
     state.explain.admit(caller.tenant.id)?;

@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(meta::readyz))
         .route("/openapi.json", get(meta::openapi))
         .route("/llms.txt", get(meta::llms_txt))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -11,14 +11,15 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use evni_domain::{micros_to_datetime, FieldError, ValidationErrors};
 use evni_store::{BatchSession, FineTuneRecord, ModelRecord, NewFineTune, StoreError};
 use serde::{Deserialize, Serialize};
+use std::io::BufRead;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
-use crate::json::{parse_json, JsonBody};
+use crate::json::JsonBody;
 use crate::query::Params;
 use crate::requests::{self, BatchIn, CreateSessionIn};
-use crate::AppState;
+use crate::{AppState, Limits};
 
 const MAX_NAME_CHARS: usize = 128;
 const MAX_ATTEMPTS: u32 = 3;
@@ -202,8 +203,10 @@ pub struct UploadResponse {
     pub created_at: DateTime<Utc>,
 }
 
-/// A JSON-lines body (`application/x-ndjson`, `application/jsonl` or `application/json`).
-pub struct LinesBody(pub axum::body::Bytes);
+/// A JSON-lines body (`application/x-ndjson`, `application/jsonl` or
+/// `application/json`), parsed line by line as it streams in: the count of
+/// sessions is checked as they come, so a hostile body stops at the limit.
+pub struct LinesBody(pub Vec<CreateSessionIn<'static>>, pub ValidationErrors);
 
 impl FromRequest<AppState> for LinesBody {
     type Rejection = ApiError;
@@ -224,12 +227,64 @@ impl FromRequest<AppState> for LinesBody {
                 "expected Content-Type: application/x-ndjson (one session per line), got '{content_type}'"
             )));
         }
-        let limit = state.limits.max_batch_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
-            ApiError::PayloadTooLarge(format!("the upload exceeds the limit of {limit} bytes"))
-        })?;
-        Ok(LinesBody(bytes))
+        let limits = state.limits;
+        crate::json::check_length(&req, limits.max_batch_body_bytes)?;
+        crate::body::parse_streaming(
+            req.into_body(),
+            limits.max_batch_body_bytes,
+            limits.body_grace,
+            move |reader| parse_lines(reader, &limits),
+        )
+        .await
     }
+}
+
+/// One session per line; errors name the line.
+fn parse_lines(reader: &mut dyn std::io::BufRead, limits: &Limits) -> Result<LinesBody, ApiError> {
+    let mut sessions = Vec::new();
+    let mut errors = ValidationErrors::default();
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        // A line is at most one POST /v1/sessions body.
+        let read = std::io::Read::take(&mut *reader, limits.max_body_bytes as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(crate::body::io_error)?;
+        if read == 0 {
+            break;
+        }
+        if line.len() > limits.max_body_bytes {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "line {number} exceeds the limit of {} bytes per session",
+                limits.max_body_bytes
+            )));
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if sessions.len() + errors.errors.len() + errors.omitted >= limits.max_batch_sessions {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the upload holds more than {0} sessions; the limit is {0}",
+                limits.max_batch_sessions
+            )));
+        }
+        let parsed = crate::body::with_limits(usize::MAX, limits.max_meter_values, || {
+            crate::json::parse_json_reader::<CreateSessionIn<'static>>(&mut &line[..])
+        });
+        match parsed {
+            Ok(s) => sessions.push(s),
+            Err(ApiError::Validation(e)) => errors.extend(
+                e.errors
+                    .into_iter()
+                    .map(|f| FieldError::new(format!("line {number}: {}", f.field), f.problem)),
+            ),
+            Err(ApiError::PayloadTooLarge(m)) => {
+                return Err(ApiError::PayloadTooLarge(format!("line {number}: {m}")))
+            }
+            Err(_) => errors.push(FieldError::new(format!("line {number}"), "is not valid JSON")),
+        }
+    }
+    Ok(LinesBody(sessions, errors))
 }
 
 /// Uploads training sessions: one POST /v1/sessions body per line. Every
@@ -242,25 +297,9 @@ impl FromRequest<AppState> for LinesBody {
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
-    LinesBody(body): LinesBody,
+    LinesBody(sessions, errors): LinesBody,
 ) -> Result<Json<UploadResponse>, ApiError> {
     caller.require(Scope::Write)?;
-    let mut sessions: Vec<CreateSessionIn<'_>> = Vec::new();
-    let mut errors = ValidationErrors::default();
-    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_json::<CreateSessionIn<'_>>(line) {
-            Ok(s) => sessions.push(s),
-            Err(ApiError::Validation(e)) => errors.extend(
-                e.errors
-                    .into_iter()
-                    .map(|f| FieldError::new(format!("line {}: {}", i + 1, f.field), f.problem)),
-            ),
-            Err(_) => errors.push(FieldError::new(format!("line {}", i + 1), "is not valid JSON")),
-        }
-    }
     errors.into_result(())?;
     let now = Utc::now().timestamp_micros();
     let valid = requests::batch_sessions(

@@ -111,6 +111,22 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn queue_depths(&self) -> Result<QueueDepths, StoreError> {
+        let row = super::query_one(
+            &self.client().await?,
+            "SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'),
+                    (SELECT count(*) FROM jobs WHERE status = 'running'),
+                    (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')",
+            &[],
+        )
+        .await?;
+        Ok(QueueDepths {
+            jobs_queued: row.get(0),
+            jobs_running: row.get(1),
+            webhook_deliveries_pending: row.get(2),
+        })
+    }
+
     async fn create_batch(&self, batch: NewBatch) -> Result<String, StoreError> {
         in_transaction!(self, |tx| batches::create(&tx, &batch, now()).await?)
     }

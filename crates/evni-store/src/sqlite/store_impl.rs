@@ -141,6 +141,26 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn queue_depths(&self) -> Result<QueueDepths, StoreError> {
+        self.readers
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'),
+                    (SELECT count(*) FROM jobs WHERE status = 'running'),
+                    (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')",
+                    [],
+                    |row| {
+                        Ok(QueueDepths {
+                            jobs_queued: row.get(0)?,
+                            jobs_running: row.get(1)?,
+                            webhook_deliveries_pending: row.get(2)?,
+                        })
+                    },
+                )?)
+            })
+            .await
+    }
+
     async fn create_batch(&self, batch: NewBatch) -> Result<String, StoreError> {
         self.writer
             .write(move |conn| batches::create(conn, &batch, now()))

@@ -323,3 +323,26 @@ async fn a_json_array_is_not_an_object_body() {
     assert_eq!(error["details"][0]["field"], "body", "{error}");
     assert_eq!(app.get_ok("/v1/statistics").await["total_sessions"], 0);
 }
+
+#[tokio::test]
+async fn a_session_id_that_names_a_route_is_refused() {
+    let app = TestApp::spawn().await;
+    let error = json_error(
+        app.post("/v1/sessions", &session("batch", "ST-1", vec![kwh(0, 1.0)]))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "session_id", "{error}");
+    let error = json_error(
+        app.post(
+            "/v1/sessions/batch",
+            &json!({"sessions": [session("batch", "ST-1", vec![])]}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "sessions[0].session_id", "{error}");
+    assert_eq!(app.get_ok("/v1/statistics").await["total_sessions"], 0);
+}
