@@ -68,6 +68,9 @@ pub enum JobFailure {
     Retry { error: String, run_after: Micros },
     /// Give up.
     Fail { error: String },
+    /// The worker is shutting down: back to the queue at once, and the
+    /// attempt it claimed does not count.
+    Release,
 }
 
 /// A session of a batch, validated at submission.

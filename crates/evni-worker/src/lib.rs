@@ -27,6 +27,9 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// First retry delay; doubled per attempt, with jitter.
     pub retry_base: Duration,
+    /// On shutdown, how long the job in progress may still run before it is
+    /// given back to the queue for another worker.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -35,6 +38,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
             retry_base: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -48,6 +52,8 @@ pub enum StepOutcome {
     Failed,
     /// Nothing was runnable.
     Empty,
+    /// Shutdown came first: the job went back to the queue unfinished.
+    Released,
 }
 
 /// Why a job handler did not finish.
@@ -105,6 +111,16 @@ impl Worker {
 
     /// Claims and runs at most one job.
     pub async fn step(&self) -> Result<StepOutcome, StoreError> {
+        let (_never, running) = tokio::sync::watch::channel(false);
+        self.step_until(running).await
+    }
+
+    /// Like [`Worker::step`]; once `stopping` turns true the job gets
+    /// `shutdown_grace` to finish, then goes back to the queue.
+    async fn step_until(
+        &self,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<StepOutcome, StoreError> {
         let now = chrono::Utc::now().timestamp_micros();
         let lease_until = now + self.config.lease.as_micros() as i64;
         let Some(job) = self.store.claim_job(&self.owner, now, lease_until).await? else {
@@ -127,9 +143,15 @@ impl Worker {
         let final_attempt = job.attempt >= job.max_attempts;
         let result = {
             let heartbeat = self.heartbeat(job.id);
+            let grace_over = grace_after_stop(stopping, self.config.shutdown_grace);
             tokio::select! {
                 result = handler.run(&job, final_attempt) => result,
                 () = heartbeat => Err(JobError::Transient("lost the job's lease".into())),
+                () = grace_over => {
+                    tracing::info!("shutting down: the job goes back to the queue");
+                    self.store.fail_job(job.id, &self.owner, JobFailure::Release).await?;
+                    return Ok(StepOutcome::Released);
+                }
             }
         };
         match result {
@@ -154,11 +176,24 @@ impl Worker {
         }
     }
 
-    /// Runs until `shutdown` resolves; the job in progress is finished first.
+    /// Runs until `shutdown` resolves; the job in progress gets
+    /// `shutdown_grace` to finish, then goes back to the queue.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        tokio::join!(signal, self.run_until(stopping));
+    }
+
+    async fn run_until(&self, stopping: tokio::sync::watch::Receiver<bool>) {
+        let mut stopped = stopping.clone();
+        let shutdown = stopped.wait_for(|stop| *stop);
         tokio::pin!(shutdown);
         loop {
-            let idle = match self.step().await {
+            let idle = match self.step_until(stopping.clone()).await {
+                Ok(StepOutcome::Released) => return,
                 Ok(StepOutcome::Empty) => true,
                 Ok(_) => false,
                 Err(e) => {
@@ -173,7 +208,7 @@ impl Worker {
             };
             tokio::select! {
                 biased;
-                () = &mut shutdown => return,
+                _ = &mut shutdown => return,
                 () = self.engine.jobs_enqueued.notified(), if idle => {}
                 () = tokio::time::sleep(pause) => {}
             }
@@ -202,4 +237,13 @@ impl Worker {
         let delay = rand::rng().random_range(base..=ceiling.max(base));
         chrono::Utc::now().timestamp_micros() + delay
     }
+}
+
+/// Resolves `grace` after `stopping` turns true.
+async fn grace_after_stop(mut stopping: tokio::sync::watch::Receiver<bool>, grace: Duration) {
+    if stopping.wait_for(|stop| *stop).await.is_err() {
+        // The sender is gone without a stop: never.
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(grace).await;
 }

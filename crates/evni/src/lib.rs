@@ -148,7 +148,11 @@ impl App {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..count)
             .map(|_| {
-                let worker = worker(&self.state, evni_worker::WorkerConfig::default());
+                let config = evni_worker::WorkerConfig {
+                    shutdown_grace: self.server.shutdown_grace,
+                    ..evni_worker::WorkerConfig::default()
+                };
+                let worker = worker(&self.state, config);
                 let mut stopped = stopped.clone();
                 tokio::spawn(worker.run(async move {
                     let _ = stopped.wait_for(|stop| *stop).await;

@@ -100,6 +100,7 @@ pub(super) async fn fail(
     let (status, error, run_after) = match failure {
         JobFailure::Retry { error, run_after } => ("queued", error, *run_after),
         JobFailure::Fail { error } => ("failed", error, now),
+        JobFailure::Release => return release(c, id, owner, now).await,
     };
     execute(
         c,
@@ -107,6 +108,18 @@ pub(super) async fn fail(
             updated_at = $6
          WHERE id = $1 AND lease_owner = $2",
         &[&id, &owner, &status, error, &run_after, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn release(c: &impl GenericClient, id: i64, owner: &str, now: i64) -> Result<(), StoreError> {
+    execute(
+        c,
+        "UPDATE jobs SET status = 'queued', attempts = attempts - 1, run_after = $3, lease_owner = NULL,
+            lease_until = NULL, updated_at = $3
+         WHERE id = $1 AND lease_owner = $2",
+        &[&id, &owner, &now],
     )
     .await?;
     Ok(())

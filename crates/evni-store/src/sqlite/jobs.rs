@@ -97,6 +97,7 @@ pub(super) fn fail(
     let (status, error, run_after) = match failure {
         JobFailure::Retry { error, run_after } => ("queued", error, *run_after),
         JobFailure::Fail { error } => ("failed", error, now),
+        JobFailure::Release => return release(conn, id, owner, now),
     };
     conn.prepare_cached(
         "UPDATE jobs SET status = ?3, last_error = ?4, run_after = ?5, lease_owner = NULL, lease_until = NULL,
@@ -104,5 +105,15 @@ pub(super) fn fail(
          WHERE id = ?1 AND lease_owner = ?2",
     )?
     .execute(params![id, owner, status, error, run_after, now])?;
+    Ok(())
+}
+
+fn release(conn: &Connection, id: i64, owner: &str, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE jobs SET status = 'queued', attempts = attempts - 1, run_after = ?3, lease_owner = NULL,
+            lease_until = NULL, updated_at = ?3
+         WHERE id = ?1 AND lease_owner = ?2",
+    )?
+    .execute(params![id, owner, now])?;
     Ok(())
 }
