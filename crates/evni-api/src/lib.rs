@@ -1,5 +1,6 @@
 //! The HTTP API of evni (../shared/spec/api-reference.txt).
 
+mod access;
 mod auth;
 mod dto;
 mod error;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use evni_engine::Engine;
 
+pub use access::AccessList;
 pub use auth::{JwtKeys, Scope};
 pub use error::ApiError;
 pub use explain::{ExplainConfig, Explainer, LlmConfig, DEFAULT_LLM_TIMEOUT};
@@ -53,6 +55,8 @@ pub struct AppState {
     pub health: Arc<evni_health::Health>,
     /// The model registry: records, artifacts, each tenant's active model.
     pub models: Arc<evni_engine::registry::ModelRegistry>,
+    /// Revoked tokens and disabled tenants, refreshed from the database.
+    pub access: Arc<AccessList>,
 }
 
 /// The whole API as an axum router.
