@@ -47,7 +47,11 @@ pub struct Claims {
     pub scope: Scope,
     pub iat: i64,
     pub exp: i64,
-    /// Token id, for audit logs.
+    /// Not valid before (optional; honoured when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Token id: what `evni token revoke` names. Required: a token without
+    /// one could not be revoked, so it is refused.
     pub jti: Uuid,
 }
 
@@ -58,12 +62,13 @@ struct Grant {
     tenant: Uuid,
     scope: Scope,
     exp: i64,
+    jti: Uuid,
 }
 
 /// Tokens remembered as verified; beyond, the least used are checked again.
 const VERIFIED_TOKENS: usize = 10_000;
-/// Seconds of clock skew allowed on `exp`.
-const LEEWAY: i64 = 30;
+/// Seconds of clock skew allowed on `exp` and `nbf`.
+const LEEWAY: i64 = 5;
 
 /// The signing key. Its `Debug` never prints the secret.
 pub struct JwtKeys {
@@ -96,6 +101,7 @@ impl JwtKeys {
             scope,
             iat: now,
             exp: now.saturating_add(ttl.as_secs().min(i64::MAX as u64) as i64),
+            nbf: None,
             jti: Uuid::new_v4(),
         };
         self.sign_claims(&claims)
@@ -122,6 +128,7 @@ impl JwtKeys {
             tenant: claims.sub,
             scope: claims.scope,
             exp: claims.exp,
+            jti: claims.jti,
         };
         self.verified.insert(token.to_owned(), grant);
         Ok(grant)
@@ -130,12 +137,29 @@ impl JwtKeys {
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY as u64;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+        self.decode(token, &validation)
+    }
+
+    /// The id of a token signed with this key, expired or not (for
+    /// `evni token revoke TOKEN`).
+    pub fn token_id(&self, token: &str) -> Result<Uuid, ApiError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["sub"]);
+        Ok(self.decode(token, &validation)?.jti)
+    }
+
+    fn decode(&self, token: &str, validation: &Validation) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     ApiError::Unauthorized("token has expired".into())
+                }
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    ApiError::Unauthorized("token is not valid yet (nbf)".into())
                 }
                 _ => ApiError::Unauthorized("invalid bearer token".into()),
             })
@@ -178,6 +202,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .ok_or_else(|| ApiError::Unauthorized("Authorization header must be 'Bearer <token>'".into()))?;
         let grant = state.keys.grant(token)?;
+        state.access.check(grant.jti, grant.tenant).await?;
         let tenant = state
             .engine
             .tenants
@@ -200,6 +225,10 @@ mod tests {
     use super::*;
 
     fn keys_and_token(exp_in: i64) -> (JwtKeys, String) {
+        keys_and_token_with(exp_in, None)
+    }
+
+    fn keys_and_token_with(exp_in: i64, nbf_in: Option<i64>) -> (JwtKeys, String) {
         let keys = JwtKeys::from_secret(&[1u8; 32]);
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
@@ -208,6 +237,7 @@ mod tests {
             scope: Scope::Write,
             iat: now,
             exp: now + exp_in,
+            nbf: nbf_in.map(|n| now + n),
             jti: Uuid::new_v4(),
         };
         let token = keys.sign_claims(&claims).unwrap();
@@ -245,5 +275,42 @@ mod tests {
         let keys = JwtKeys::from_secret(&[2u8; 32]);
         assert!(keys.grant(&token).is_err());
         assert_eq!(keys.verified.len(), 0);
+    }
+
+    const _: () = assert!(LEEWAY <= 5, "issue 16: at most 5 s of leeway");
+
+    #[test]
+    fn expiry_has_at_most_five_seconds_of_leeway() {
+        // Expired 10 s ago: refused (it was accepted for up to 60 s before).
+        let (keys, token) = keys_and_token(-10);
+        let refused = keys.grant(&token).unwrap_err();
+        assert!(refused.to_string().contains("expired"), "{refused}");
+        // Expired 2 s ago: within the leeway.
+        let (keys, token) = keys_and_token(-2);
+        assert!(keys.grant(&token).is_ok());
+    }
+
+    #[test]
+    fn not_before_is_honoured() {
+        let (keys, token) = keys_and_token_with(3600, Some(60));
+        let refused = keys.grant(&token).unwrap_err();
+        assert!(refused.to_string().contains("not valid yet"), "{refused}");
+        assert_eq!(keys.verified.len(), 0);
+        let (keys, token) = keys_and_token_with(3600, Some(-1));
+        assert!(keys.grant(&token).is_ok());
+    }
+
+    #[test]
+    fn a_token_without_an_id_is_refused_and_an_expired_one_still_names_its_id() {
+        let keys = JwtKeys::from_secret(&[1u8; 32]);
+        let now = chrono::Utc::now().timestamp();
+        let no_jti = serde_json::json!({"sub": Uuid::new_v4(), "tenant": "t", "scope": "admin", "iat": now, "exp": now + 60});
+        let token = keys.sign_claims(&no_jti).unwrap();
+        assert!(keys.grant(&token).is_err());
+
+        let (keys, token) = keys_and_token(-3600);
+        assert!(keys.grant(&token).is_err());
+        assert!(keys.token_id(&token).is_ok());
+        assert!(JwtKeys::from_secret(&[2u8; 32]).token_id(&token).is_err());
     }
 }

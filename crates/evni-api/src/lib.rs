@@ -1,5 +1,6 @@
 //! The HTTP API of evni (../shared/spec/api-reference.txt).
 
+mod access;
 mod auth;
 mod body;
 mod dto;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use evni_engine::Engine;
 
+pub use access::AccessList;
 pub use auth::{JwtKeys, Scope};
 pub use error::ApiError;
 pub use explain::{ExplainConfig, Explainer, LlmConfig, DEFAULT_LLM_TIMEOUT};
@@ -65,6 +67,8 @@ pub struct AppState {
     pub models: Arc<evni_engine::registry::ModelRegistry>,
     /// Who may scrape /metrics, and what it reports.
     pub metrics: Arc<MetricsConfig>,
+    /// Revoked tokens and disabled tenants, refreshed from the database.
+    pub access: Arc<AccessList>,
 }
 
 /// The whole API as an axum router: every route sees gzip bodies decoded

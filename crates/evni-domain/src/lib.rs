@@ -4,6 +4,7 @@
 pub mod ids;
 pub mod meter_value;
 pub mod ocpp;
+pub mod plausible;
 pub mod validation;
 pub mod verdict;
 

@@ -239,7 +239,7 @@ impl MeterValueIn<'_> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Reading {
+        let reading = Reading {
             ts,
             measurand,
             phase,
@@ -247,7 +247,20 @@ impl MeterValueIn<'_> {
             unit,
             value,
             context,
-        })
+        };
+        let bounds = crate::plausible::bounds(measurand);
+        if !bounds.contains(reading.normalized()) {
+            let unit = unit.map(|u| format!(" {u}")).unwrap_or_default();
+            return Err(vec![FieldError::new(
+                format!("{path}.value"),
+                format!(
+                    "{value}{unit} is outside what a meter produces for '{measurand}' ({})",
+                    bounds.describe()
+                ),
+            )
+            .with_accepted([bounds.describe()])]);
+        }
+        Ok(reading)
     }
 }
 
@@ -286,12 +299,22 @@ fn lookup<T>(
     parsed
 }
 
-/// RFC 3339 with an explicit offset, not more than a day in the future.
+/// RFC 3339 with an explicit offset, from 2000-01-01 to a day in the future.
+/// A leap second (`23:59:60`) is refused: it would silently become the
+/// next second and could replace the reading there.
 pub fn parse_timestamp(raw: &str, now: Micros) -> Result<Micros, String> {
     let parsed = DateTime::parse_from_rfc3339(raw).map_err(|_| {
         format!("'{raw}' is not an RFC 3339 timestamp with an offset (e.g. 2026-02-27T10:00:00Z)")
     })?;
+    if chrono::Timelike::nanosecond(&parsed) >= 1_000_000_000 {
+        return Err(format!(
+            "'{raw}' is a leap second (:60); send it as :59.999 or the next second"
+        ));
+    }
     let ts = parsed.timestamp_micros();
+    if ts < crate::plausible::EARLIEST_TIMESTAMP {
+        return Err(format!("'{raw}' is before 2000-01-01T00:00:00Z"));
+    }
     if ts > now + MAX_FUTURE_SKEW {
         return Err(format!("'{raw}' is more than 24 h in the future"));
     }
@@ -404,5 +427,85 @@ mod tests {
         let later = chrono::DateTime::from_timestamp_micros(NOW + MAX_FUTURE_SKEW + 1).unwrap();
         let json = format!(r#"{{"timestamp":"{}","value":1}}"#, later.to_rfc3339());
         assert!(parse(&json).is_err());
+    }
+
+    #[test]
+    fn implausible_values_are_refused_with_their_bounds() {
+        for (value, measurand, unit) in [
+            ("-5", "Energy.Active.Import.Register", "kWh"),
+            ("1e20", "Energy.Active.Import.Register", "kWh"),
+            ("1e308", "Energy.Active.Import.Register", "kWh"),
+            ("-1e308", "Energy.Active.Import.Register", "Wh"),
+            ("1e13", "Energy.Active.Import.Register", "Wh"),
+            ("101", "SoC", "Percent"),
+            ("-1", "SoC", "Percent"),
+            ("1e6", "Power.Active.Import", "kW"),
+            ("1e9", "Current.Import", "A"),
+            ("1e7", "Voltage", "V"),
+            ("-300", "Temperature", "Celsius"),
+            ("-1", "Temperature", "K"),
+            ("2", "Power.Factor", "Percent"),
+        ] {
+            let unit = if measurand == "Power.Factor" {
+                String::new()
+            } else {
+                format!(r#","unit":"{unit}""#)
+            };
+            let json = format!(
+                r#"{{"timestamp":"2026-02-27T10:00:00Z","value":{value},"measurand":"{measurand}"{unit}}}"#
+            );
+            let errs = parse(&json).unwrap_err();
+            assert_eq!(errs.len(), 1, "{json}");
+            assert_eq!(errs[0].field, "meter_values[0].value", "{json}");
+            assert!(
+                errs[0].problem.contains("outside what a meter produces"),
+                "{json}"
+            );
+            assert!(
+                errs[0].accepted.as_ref().unwrap()[0].starts_with("from "),
+                "{json}"
+            );
+        }
+        for (value, measurand, unit) in [
+            ("0", "Energy.Active.Import.Register", "kWh"),
+            ("999999999", "Energy.Active.Import.Register", "kWh"),
+            ("-5", "Energy.Active.Net", "kWh"),
+            ("-7.2", "Power.Active.Export", "kW"),
+            ("-20", "Temperature", "Celsius"),
+            ("100", "SoC", "Percent"),
+            ("2662288", "Power.Active.Import", "W"),
+        ] {
+            let json = format!(
+                r#"{{"timestamp":"2026-02-27T10:00:00Z","value":{value},"measurand":"{measurand}","unit":"{unit}"}}"#
+            );
+            assert!(parse(&json).is_ok(), "{json}");
+        }
+    }
+
+    #[test]
+    fn timestamps_before_2000_and_leap_seconds_are_refused() {
+        for ts in [
+            "0001-01-01T00:00:00Z",
+            "1900-01-01T00:00:00Z",
+            "1999-12-31T23:59:59Z",
+            "2000-01-01T00:30:00+01:00",
+        ] {
+            let errs = parse(&format!(r#"{{"timestamp":"{ts}","value":1}}"#)).unwrap_err();
+            assert_eq!(errs[0].field, "meter_values[0].timestamp");
+            assert!(
+                errs[0].problem.contains("before 2000-01-01"),
+                "{ts}: {}",
+                errs[0].problem
+            );
+        }
+        assert!(parse(r#"{"timestamp":"2000-01-01T00:00:00Z","value":1}"#).is_ok());
+        for ts in ["2016-12-31T23:59:60Z", "2026-02-27T10:59:60.5+01:00"] {
+            let errs = parse(&format!(r#"{{"timestamp":"{ts}","value":1}}"#)).unwrap_err();
+            assert!(
+                errs[0].problem.contains("leap second"),
+                "{ts}: {}",
+                errs[0].problem
+            );
+        }
     }
 }

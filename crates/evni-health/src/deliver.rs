@@ -202,4 +202,32 @@ mod tests {
         assert!((60.0..=100.0).contains(&fifth), "{fifth}");
         assert!(backoff(&config, 40) <= config.max_backoff.mul_f64(1.25));
     }
+
+    fn delivery(url: &str) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: 1,
+            webhook_id: "msg_1".into(),
+            url: url.into(),
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            authorization: None,
+            payload: "{}".into(),
+            attempts: 0,
+            created_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn ipv6_literals_embedding_loopback_are_refused_at_delivery() {
+        let sender = Sender::new(&WebhookConfig::default()).unwrap();
+        for url in [
+            "http://[::127.0.0.1]:9/",
+            "http://[::ffff:127.0.0.1]:9/",
+            "http://[2002:7f00:1::]:9/",
+            "http://[2001:0:7f00:1::]:9/",
+            "http://[64:ff9b::7f00:1]:9/",
+        ] {
+            let error = sender.send(&delivery(url)).await.unwrap_err();
+            assert!(error.starts_with("refused:"), "{url}: {error}");
+        }
+    }
 }

@@ -9,14 +9,43 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 #[error("{0}")]
 pub struct UrlRefused(pub String);
 
-/// Whether an address is on the public internet.
+/// Whether an address is on the public internet. An IPv6 address that
+/// carries an IPv4 address (mapped, compatible, translated, NAT64, 6to4,
+/// Teredo) is judged by the IPv4 address inside, since that is where
+/// a relay or the host's stack would send the packet.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
-        },
+        IpAddr::V6(v6) => {
+            let embedded = embedded_v4(v6);
+            if embedded.is_empty() {
+                is_public_v6(v6)
+            } else {
+                embedded.into_iter().all(is_public_v4)
+            }
+        }
+    }
+}
+
+/// The IPv4 addresses an IPv6 address embeds, by the ranges that do so.
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        // ::/96 IPv4-compatible (also :: and ::1), ::ffff:0:0/96 mapped,
+        // ::ffff:0:0:0/96 translated (RFC 2765).
+        [0, 0, 0, 0, 0, 0, hi, lo] | [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0xffff, 0, hi, lo] => {
+            vec![v4(hi, lo)]
+        }
+        // 64:ff9b::/96 NAT64 (well-known prefix).
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => vec![v4(hi, lo)],
+        // 2002::/16 6to4: the IPv4 address follows the prefix.
+        [0x2002, hi, lo, ..] => vec![v4(hi, lo)],
+        // 2001::/32 Teredo: the server, then the client obfuscated (XOR).
+        [0x2001, 0, server_hi, server_lo, _, _, client_hi, client_lo] => {
+            vec![v4(server_hi, server_lo), v4(!client_hi, !client_lo)]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -44,7 +73,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link local
         || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-        || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 reaches IPv4 inside
+        || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 (local-use 64:ff9b:1::/48 too)
 }
 
 /// Checks a webhook URL: http or https, a host, and (unless
@@ -138,11 +167,57 @@ mod tests {
         }
     }
 
+    #[test]
+    fn ipv6_forms_embedding_a_non_global_ipv4_address_are_not_public() {
+        for ip in [
+            "::127.0.0.1",            // IPv4-compatible
+            "::10.0.0.1",             //
+            "::",                     // unspecified
+            "::1",                    // loopback
+            "::ffff:127.0.0.1",       // mapped
+            "::ffff:169.254.169.254", //
+            "::ffff:0:127.0.0.1",     // translated (RFC 2765)
+            "64:ff9b::127.0.0.1",     // NAT64
+            "64:ff9b::192.168.0.1",   //
+            "64:ff9b:1::8.8.8.8",     // local-use NAT64
+            "2002:7f00:1::",          // 6to4 of 127.0.0.1
+            "2002:a00:1::1",          // 6to4 of 10.0.0.1
+            "2002:a9fe:a9fe::",       // 6to4 of 169.254.169.254
+            // Teredo with a loopback server, then with a loopback client
+            // (7f00:1 obfuscated is 80ff:fffe).
+            "2001:0:7f00:1::",
+            "2001:0:808:808:0:0:80ff:fffe",
+            "2001:0:808:808:0:0:f5ff:fffe", // client 10.0.0.1
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn ipv6_forms_embedding_a_global_ipv4_address_stay_public() {
+        for ip in [
+            "::8.8.8.8",
+            "::ffff:8.8.8.8",
+            "::ffff:0:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::1",              // 6to4 of 8.8.8.8
+            "2001:0:808:808:0:0:fefe:fefe", // Teredo, server and client 8.8.8.8 / 1.1.1.1
+            "2001:4860:4860::8888",         // not Teredo: 2001:4860::/32
+        ] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
     #[tokio::test]
     async fn urls_are_checked() {
         assert!(check_url("http://127.0.0.1:9/hook", false).await.is_err());
         assert!(check_url("http://10.0.0.8/hook", false).await.is_err());
         assert!(check_url("http://[::1]/hook", false).await.is_err());
+        assert!(check_url("http://[::127.0.0.1]/", false).await.is_err());
+        assert!(check_url("http://[2002:7f00:1::]/", false).await.is_err());
+        assert!(check_url("http://[2001:0:7f00:1::]/", false).await.is_err());
+        assert!(check_url("http://[64:ff9b::a00:1]/", false).await.is_err());
+        assert!(check_url("http://[2002:808:808::1]/", false).await.is_ok());
         assert!(check_url("http://localhost/hook", false).await.is_err());
         assert!(check_url("ftp://example.com/", false).await.is_err());
         assert!(check_url("http://user:pw@8.8.8.8/", false).await.is_err());

@@ -72,6 +72,7 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
     let state = AppState {
         models,
         health: Arc::new(health),
+        access: Arc::new(evni_api::AccessList::new(engine.store().clone())),
         engine: Arc::new(engine),
         keys: Arc::new(JwtKeys::from_secret(&secret)),
         explain: Arc::new(evni_api::Explainer::new(config.explain_config()?)),
@@ -180,6 +181,21 @@ impl App {
         ttl: std::time::Duration,
     ) -> anyhow::Result<String> {
         Ok(self.state.keys.issue(tenant, scope, ttl)?)
+    }
+
+    /// Revokes a token given by its id (`jti`) or whole: every API process
+    /// on this database refuses it within `evni_api::access::REFRESH`.
+    /// Answers the id and whether it was revoked already.
+    pub async fn revoke_token(&self, token_or_id: &str) -> anyhow::Result<(uuid::Uuid, bool)> {
+        let jti =
+            match uuid::Uuid::parse_str(token_or_id.trim()) {
+                Ok(jti) => jti,
+                Err(_) => self.state.keys.token_id(token_or_id.trim()).map_err(|e| {
+                    anyhow::anyhow!("neither a token id nor a token signed by this service: {e}")
+                })?,
+            };
+        let newly = self.store().revoke_token(jti).await?;
+        Ok((jti, !newly))
     }
 }
 

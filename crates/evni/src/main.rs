@@ -127,6 +127,10 @@ enum TenantCommand {
     Create { name: String },
     /// List tenants.
     List,
+    /// Refuse every token of a tenant (403) within a second; its data stays.
+    Disable { name: String },
+    /// Accept a disabled tenant's tokens again.
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +146,9 @@ enum TokenCommand {
         #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Revoke a token, given whole or by its id (jti): every API process on
+    /// this database refuses it within a second.
+    Revoke { token_or_id: String },
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
@@ -228,6 +235,25 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Tenant {
+            command: TenantCommand::Disable { name },
+        } => set_disabled(&config, &name, true).await,
+        Command::Tenant {
+            command: TenantCommand::Enable { name },
+        } => set_disabled(&config, &name, false).await,
+        Command::Token {
+            command: TokenCommand::Revoke { token_or_id },
+        } => {
+            let app = evni::build(&config)?;
+            let (jti, already) = app.revoke_token(&token_or_id).await?;
+            let state = if already {
+                "was revoked already"
+            } else {
+                "is revoked"
+            };
+            println!("token {jti} {state}");
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Issue { tenant, scope, ttl },
         } => {
@@ -237,7 +263,10 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .tenant_by_name(&tenant)
                 .await
                 .with_context(|| format!("no tenant named '{tenant}'"))?;
-            println!("{}", app.issue_token(&tenant, scope, ttl)?);
+            let token = app.issue_token(&tenant, scope, ttl)?;
+            let jti = app.state.keys.token_id(&token)?;
+            eprintln!("token id (for evni token revoke): {jti}");
+            println!("{token}");
             Ok(())
         }
         Command::Eval {
@@ -263,6 +292,19 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             unreachable!("handled before the runtime starts")
         }
     }
+}
+
+async fn set_disabled(config: &Config, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let app = evni::build(config)?;
+    let tenant = app
+        .store()
+        .tenant_by_name(name)
+        .await
+        .with_context(|| format!("no tenant named '{name}'"))?;
+    app.store().set_tenant_disabled(tenant.id, disabled).await?;
+    let state = if disabled { "disabled" } else { "enabled" };
+    println!("tenant '{name}' is {state}");
+    Ok(())
 }
 
 fn init_tracing(config: &Config) {

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "inference_chain",
         include_str!("migrations/0004_inference_chain.sql"),
     ),
+    (5, "access", include_str!("migrations/0005_access.sql")),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

@@ -20,6 +20,7 @@ macro_rules! in_transaction {
     }};
 }
 
+mod access;
 mod batches;
 mod codec;
 mod health;

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str, Step)] = &[
         Step::Sql(include_str!("migrations/0006_inference_chain.sql")),
     ),
     (7, "reading_codes", Step::Code(super::reading_codes::migrate)),
+    (8, "access", Step::Sql(include_str!("migrations/0008_access.sql"))),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

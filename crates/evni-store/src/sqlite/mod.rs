@@ -6,6 +6,7 @@
 //! before they are answered (syncer.rs). Reads use a small pool of read-only
 //! connections; WAL lets them run beside the writer.
 
+mod access;
 mod batches;
 mod checkpoint;
 mod codec;

@@ -14,9 +14,9 @@ pub struct TestApp {
     pub token: String,
     pub client: reqwest::Client,
     pub app_state: evni_api::AppState,
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
-    database: Option<std::sync::Arc<TestDatabase>>,
+    pub database: Option<std::sync::Arc<TestDatabase>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }

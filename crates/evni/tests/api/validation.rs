@@ -1,7 +1,7 @@
 //! Bad input: clear errors in one JSON shape, and nothing changes.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -345,4 +345,74 @@ async fn a_session_id_that_names_a_route_is_refused() {
     .await;
     assert_eq!(error["details"][0]["field"], "sessions[0].session_id", "{error}");
     assert_eq!(app.get_ok("/v1/statistics").await["total_sessions"], 0);
+}
+
+#[tokio::test]
+async fn readings_no_meter_produces_are_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &reference_example()).await).await;
+    let before = app.get_ok("/v1/sessions/sess-abc-001").await;
+    let reading = |ts: &str, value: Value| json!({"timestamp": ts, "value": value, "unit": "kWh"});
+    for (bad, field, problem) in [
+        (
+            reading("0001-01-01T00:00:00Z", json!(1.0)),
+            "timestamp",
+            "before 2000-01-01",
+        ),
+        (
+            reading("1900-01-01T00:00:00Z", json!(1.0)),
+            "timestamp",
+            "before 2000-01-01",
+        ),
+        (
+            reading("2026-02-27T10:59:60Z", json!(17.0)),
+            "timestamp",
+            "leap second",
+        ),
+        (
+            reading("2026-02-27T11:00:00Z", json!(-5)),
+            "value",
+            "from 0 to 1000000000 kWh",
+        ),
+        (
+            reading("2026-02-27T11:00:00Z", json!(1e20)),
+            "value",
+            "outside what a meter produces",
+        ),
+        (
+            reading("2026-02-27T11:00:00Z", json!(1e308)),
+            "value",
+            "outside what a meter produces",
+        ),
+        (
+            reading("2026-02-27T11:00:00Z", json!(-1e308)),
+            "value",
+            "outside what a meter produces",
+        ),
+    ] {
+        let error = json_error(
+            app.patch("/v1/sessions/sess-abc-001", &json!({"meter_values": [bad]}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        let detail = &error["details"][0];
+        assert_eq!(detail["field"], format!("meter_values[0].{field}"), "{error}");
+        assert!(detail["problem"].as_str().unwrap().contains(problem), "{error}");
+    }
+    assert_eq!(app.get_ok("/v1/sessions/sess-abc-001").await, before);
+    // A new session with an implausible reading is not created either.
+    let mut fresh = reference_example();
+    fresh["session_id"] = json!("sess-implausible");
+    fresh["meter_values"][1]["value"] = json!(1e20);
+    json_error(
+        app.post("/v1/sessions", &fresh).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    json_error(
+        app.get("/v1/sessions/sess-implausible").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }

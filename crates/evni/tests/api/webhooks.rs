@@ -106,7 +106,7 @@ async fn a_receiver_verifies_signatures_sees_retries_and_never_a_duplicate() {
     post_history(&app, 0..=DAYS - 1).await;
     // Nothing runs on its own in this app; this request runs SHADE.
     let inference = app.get_ok(&format!("/v1/stations/{SILENT}/inference")).await;
-    assert_eq!(inference["is_anomaly"], true);
+    assert_eq!(inference["is_anomaly"], true, "{inference}");
 
     wait_for("two failures and a success", || seen.lock().unwrap().len() >= 3).await;
     let received = seen.lock().unwrap().clone();
@@ -201,6 +201,12 @@ async fn the_ssrf_guard_refuses_loopback_and_private_targets() {
         "http://localhost:9/hook",
         "http://[::1]/hook",
         "http://169.254.169.254/latest/meta-data",
+        // IPv6 forms that carry a loopback or private IPv4 address.
+        "http://[::127.0.0.1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[2002:7f00:1::]/",
+        "http://[2001:0:7f00:1::]/",
+        "http://[64:ff9b::10.0.0.1]/",
     ] {
         let error = json_error(
             app.post("/v1/webhooks", &json!({"url": url})).await,
