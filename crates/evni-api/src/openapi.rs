@@ -1,6 +1,25 @@
 //! The OpenAPI 3.1 description, generated from the handlers and types.
+//!
+//! Each handler's annotation documents what that handler answers (its
+//! operationId, 200, and the 404/409/422/429 its body can return); the
+//! answers every operation of a kind shares are added here in one place, so
+//! no operation can forget them:
+//! - an operation with a bearer security requirement: 401 (no, a malformed
+//!   or an expired token), 403 (the token's scope is too small) and 503 (the
+//!   store is briefly unavailable; see Retry-After);
+//! - an operation with a JSON request body: 400 (malformed JSON), 413 (over
+//!   the body limit) and 422 (a field is wrong or unknown); 415 (not
+//!   `application/json`) when the body is required (an optional one, like
+//!   explain's, is read whatever its Content-Type).
+//!
+//! Request bodies refuse unknown fields (only free-form `metadata` objects
+//! are open), so every object schema a request body refers to is closed with
+//! `additionalProperties: false` here too.
 
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::explain;
@@ -43,5 +62,137 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::routes::health::HealthDoc::openapi());
     doc.merge(crate::routes::webhooks::WebhooksDoc::openapi());
     doc.merge(crate::routes::models::ModelsDoc::openapi());
+    add_shared_responses(&mut doc);
+    close_request_schemas(&mut doc);
     doc
+}
+
+/// Media types whose bodies go through the JSON body extractor.
+const JSON_BODY: &str = "application/json";
+
+fn add_shared_responses(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            add_to_operation(operation);
+        }
+    }
+}
+
+fn add_to_operation(operation: &mut Operation) {
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    if secured {
+        add(operation, "401", "Missing, malformed or expired bearer token");
+        add(operation, "403", "The token's scope does not allow this call");
+        add(
+            operation,
+            "503",
+            "The store is briefly unavailable; retry after `Retry-After` seconds",
+        );
+    }
+    let Some(body) = operation.request_body.as_ref() else {
+        return;
+    };
+    if body.content.contains_key(JSON_BODY) {
+        let required = matches!(body.required, Some(Required::True));
+        add(operation, "400", "The body is not well-formed JSON");
+        add(operation, "413", "The body exceeds the configured limit");
+        if required {
+            add(operation, "415", "The Content-Type is not application/json");
+        }
+        add(
+            operation,
+            "422",
+            "A field is missing, wrong or unknown; `details` names each one",
+        );
+    }
+}
+
+/// Adds an error response unless the handler documents that status itself.
+fn add(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(error_response(description)));
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
+/// Sets `additionalProperties: false` on every component schema a request
+/// body refers to, directly or through other components.
+fn close_request_schemas(doc: &mut utoipa::openapi::OpenApi) {
+    let mut pending: Vec<String> = Vec::new();
+    for item in doc.paths.paths.values() {
+        let operations = [&item.get, &item.put, &item.post, &item.delete, &item.patch];
+        for operation in operations.into_iter().flatten() {
+            let bodies = operation.request_body.iter().flat_map(|b| b.content.values());
+            for schema in bodies.filter_map(|content| content.schema.as_ref()) {
+                references(schema, &mut pending);
+            }
+        }
+    }
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let mut closed = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !closed.insert(name.clone()) {
+            continue;
+        }
+        if let Some(RefOr::T(schema)) = components.schemas.get_mut(&name) {
+            if let Schema::Object(object) = schema {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+            references(&RefOr::T(schema.clone()), &mut pending);
+        }
+    }
+}
+
+/// The component names `schema` refers to, one level deep.
+fn references(schema: &RefOr<Schema>, names: &mut Vec<String>) {
+    let schema = match schema {
+        RefOr::Ref(r) => {
+            if let Some(name) = r.ref_location.strip_prefix("#/components/schemas/") {
+                names.push(name.to_owned());
+            }
+            return;
+        }
+        RefOr::T(schema) => schema,
+    };
+    match schema {
+        Schema::Object(object) => {
+            for property in object.properties.values() {
+                references(property, names);
+            }
+        }
+        Schema::Array(array) => {
+            if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &array.items {
+                references(items, names);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter().for_each(|s| references(s, names)),
+        Schema::AllOf(all_of) => all_of.items.iter().for_each(|s| references(s, names)),
+        Schema::AnyOf(any_of) => any_of.items.iter().for_each(|s| references(s, names)),
+        _ => {}
+    }
 }

@@ -61,7 +61,7 @@ pub struct BatchRequest {
 }
 
 /// Submit sessions for asynchronous analysis; poll the returned batch_id.
-#[utoipa::path(post, path = "/v1/sessions/batch", tag = "batches", request_body = BatchRequest,
+#[utoipa::path(post, path = "/v1/sessions/batch", operation_id = "submit_batch", tag = "batches", request_body = BatchRequest,
     responses((status = 200, body = BatchSubmitResponse), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -103,10 +103,11 @@ pub async fn submit(
 }
 
 /// Batch progress and results; poll until `completed` or `failed`.
-#[utoipa::path(get, path = "/v1/sessions/batch/{batch_id}", tag = "batches",
+#[utoipa::path(get, path = "/v1/sessions/batch/{batch_id}", operation_id = "get_batch", tag = "batches",
     params(("batch_id" = String, Path), ("page" = Option<u32>, Query, description = "Results page (default 1)"),
         ("page_size" = Option<u32>, Query, description = "Results per page (default 100, max 1000)")),
-    responses((status = 200, body = BatchStatusResponse), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = BatchStatusResponse), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn status(
     State(state): State<AppState>,

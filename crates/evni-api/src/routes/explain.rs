@@ -61,9 +61,9 @@ pub struct AskResponse {
 }
 
 /// Explain a session's verdict in plain language.
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/explain", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/explain", operation_id = "explain_session", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier or UUID")),
-    request_body = ExplainRequest,
+    request_body(content = Option<ExplainRequest>, description = "Optional: empty or `{}`, read whatever its Content-Type"),
     responses((status = 200, body = ExplainResponse), (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody, description = "Rate limit; see Retry-After")),
     security(("bearer" = [])))]
@@ -90,7 +90,7 @@ pub async fn explain(
 }
 
 /// Ask a question about a session; answered from its data.
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/ask", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/ask", operation_id = "ask_session", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier or UUID")),
     request_body = AskRequest,
     responses((status = 200, body = AskResponse), (status = 404, body = ErrorBody),

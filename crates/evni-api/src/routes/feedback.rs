@@ -48,10 +48,11 @@ pub struct FeedbackResponse {
 }
 
 /// Record operator feedback on a session's verdict.
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/feedback", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/feedback", operation_id = "create_feedback", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier")),
     request_body = FeedbackRequest,
     responses((status = 200, body = FeedbackResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The session changed concurrently; retry"),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
