@@ -17,7 +17,7 @@
 //! `additionalProperties: false` here too.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AdditionalProperties, Schema};
+use utoipa::openapi::schema::{AdditionalProperties, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -64,7 +64,51 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::routes::models::ModelsDoc::openapi());
     add_shared_responses(&mut doc);
     close_request_schemas(&mut doc);
+    add_enumerations(&mut doc);
     doc
+}
+
+/// The closed value sets that travel as strings, taken from the types that
+/// parse or write them, so the document cannot drift from the code.
+fn add_enumerations(doc: &mut utoipa::openapi::OpenApi) {
+    use evni_domain::{Location, Measurand, Phase, ReadingContext, UnitOfMeasure};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let ocpp: [(&str, Vec<&str>); 5] = [
+        ("measurand", Measurand::accepted()),
+        ("unit", UnitOfMeasure::accepted()),
+        ("phase", Phase::accepted()),
+        ("location", Location::accepted()),
+        ("context", ReadingContext::accepted()),
+    ];
+    for (property, values) in &ocpp {
+        restrict(components, "MeterValue", property, values);
+        restrict(components, "MeterValueOut", property, values);
+    }
+    let batch = ["pending", "processing", "completed", "failed"];
+    restrict(components, "BatchSubmitResponse", "status", &batch);
+    restrict(components, "BatchStatusResponse", "status", &batch);
+    let job = ["queued", "running", "completed", "failed"];
+    restrict(components, "FineTuneCreated", "status", &job);
+    restrict(components, "FineTuneStatus", "status", &job);
+    restrict(components, "DataSourceIn", "type", &["sessions", "upload"]);
+}
+
+/// Restricts a string property to `values` (and null when it is nullable).
+fn restrict(components: &mut utoipa::openapi::Components, schema: &str, property: &str, values: &[&str]) {
+    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(property) else {
+        return;
+    };
+    let nullable = matches!(&property.schema_type, SchemaType::Array(types) if types.contains(&Type::Null));
+    let mut allowed: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
+    if nullable {
+        allowed.push(serde_json::Value::Null);
+    }
+    property.enum_values = Some(allowed);
 }
 
 /// Media types whose bodies go through the JSON body extractor.

@@ -104,8 +104,8 @@ pub async fn submit(
 
 /// Batch progress and results; poll until `completed` or `failed`.
 #[utoipa::path(get, path = "/v1/sessions/batch/{batch_id}", operation_id = "get_batch", tag = "batches",
-    params(("batch_id" = String, Path), ("page" = Option<u32>, Query, description = "Results page (default 1)"),
-        ("page_size" = Option<u32>, Query, description = "Results per page (default 100, max 1000)")),
+    params(("batch_id" = String, Path), ("page" = Option<u32>, Query, minimum = 1, description = "Results page (default 1)"),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Results per page (default 100, max 1000)")),
     responses((status = 200, body = BatchStatusResponse), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -48,7 +48,8 @@ struct AskIn {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AskRequest {
-    /// A question about the session, 1 to 1000 characters.
+    /// A question about the session, 1 to 1000 characters, not only white space.
+    #[schema(min_length = 1, max_length = 1000)]
     question: String,
 }
 

@@ -30,9 +30,9 @@ struct FeedbackIn {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct FeedbackRequest {
-    /// `incident`, `false_positive` or `normal`.
-    label: String,
+    label: FeedbackLabel,
     /// Free text, at most 2000 characters.
+    #[schema(max_length = 2000)]
     comment: Option<String>,
 }
 

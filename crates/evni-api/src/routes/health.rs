@@ -121,7 +121,7 @@ pub async fn inference(
 /// affected period, however many runs saw it.
 #[utoipa::path(get, path = "/v1/stations/{charging_station_id}/anomalies", operation_id = "list_station_anomalies", tag = "station health",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID"),
-        ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "max 100")),
+        ("page" = Option<u32>, Query, minimum = 1), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "max 100")),
     responses((status = 200, body = StationAnomaliesResponse), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

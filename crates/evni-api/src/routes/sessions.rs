@@ -111,13 +111,13 @@ fn not_found_as(e: evni_engine::EngineError, session_id: &ExternalId) -> ApiErro
 /// List sessions with pagination and filters.
 #[utoipa::path(get, path = "/v1/sessions", operation_id = "list_sessions", tag = "sessions",
     params(
-        ("page" = Option<u32>, Query, description = "Page number (default 1)"),
-        ("page_size" = Option<u32>, Query, description = "Items per page, max 100 (default 20)"),
+        ("page" = Option<u32>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, max 100 (default 20)"),
         ("charging_station_id" = Option<String>, Query, description = "Station (client id or UUID)"),
         ("evse_id" = Option<String>, Query),
         ("is_anomaly" = Option<bool>, Query),
-        ("min_score" = Option<f64>, Query),
-        ("min_confidence" = Option<f64>, Query),
+        ("min_score" = Option<f64>, Query, minimum = 0, maximum = 1),
+        ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
         ("date_from" = Option<String>, Query, description = "Sessions starting at or after (ISO 8601)"),
         ("date_to" = Option<String>, Query, description = "Sessions starting up to (ISO 8601; a date includes that day)")),
     responses((status = 200, body = SessionListResponse), (status = 422, body = ErrorBody)),

@@ -24,7 +24,7 @@ fn station_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
 
 /// List stations with aggregated anomaly statistics.
 #[utoipa::path(get, path = "/v1/stations", operation_id = "list_stations", tag = "stations",
-    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "max 100")),
+    params(("page" = Option<u32>, Query, minimum = 1), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "max 100")),
     responses((status = 200, body = StationListResponse), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(

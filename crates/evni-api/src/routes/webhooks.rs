@@ -228,8 +228,8 @@ pub async fn delete(
 
 /// An endpoint's deliveries, newest first, each with every attempt.
 #[utoipa::path(get, path = "/v1/webhooks/{webhook_endpoint_id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
-    params(("webhook_endpoint_id" = String, Path), ("page" = Option<u32>, Query),
-        ("page_size" = Option<u32>, Query, description = "max 100")),
+    params(("webhook_endpoint_id" = String, Path), ("page" = Option<u32>, Query, minimum = 1),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "max 100")),
     responses((status = 200, body = WebhookDeliveriesResponse), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

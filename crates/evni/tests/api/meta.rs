@@ -190,3 +190,37 @@ async fn openapi_declares_uploads_as_ndjson_of_sessions() {
         "#/components/schemas/SessionCreateRequest"
     );
 }
+
+#[tokio::test]
+async fn openapi_enumerates_what_the_server_accepts_and_writes() {
+    let app = TestApp::spawn().await;
+    let doc = openapi_document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let measurands = &schemas["MeterValue"]["properties"]["measurand"]["enum"];
+    let accepted: Vec<serde_json::Value> = evni_domain::Measurand::accepted()
+        .into_iter()
+        .map(Into::into)
+        .chain([serde_json::Value::Null])
+        .collect();
+    assert_eq!(measurands.as_array().unwrap(), &accepted);
+    assert!(schemas["MeterValueOut"]["properties"]["unit"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&"kWh".into()));
+    assert_eq!(
+        schemas["BatchStatusResponse"]["properties"]["status"]["enum"],
+        serde_json::json!(["pending", "processing", "completed", "failed"])
+    );
+    // Page parameters carry the bounds the server checks.
+    let list = &doc["paths"]["/v1/sessions"]["get"]["parameters"];
+    let page_size = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "page_size")
+        .unwrap();
+    assert_eq!(page_size["schema"]["minimum"], 1);
+    assert_eq!(page_size["schema"]["maximum"], 100);
+    let response = app.get("/v1/sessions?page_size=101").await;
+    json_error(response, reqwest::StatusCode::UNPROCESSABLE_ENTITY).await;
+}
