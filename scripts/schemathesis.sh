@@ -60,9 +60,24 @@ curl -sf -o /dev/null "$BASE/healthz" || { cat "$DATA_DIR/server.log" >&2; echo 
 
 # Run from the temp dir: schemathesis keeps state in ./.schemathesis.
 ROOT=$PWD
+# Data the cases can find (scripts/schemathesis.toml names it): the
+# reference's example session, its station, a batch and the CSAR-2 base model.
+api() {
+  curl -sf -X "$1" "$BASE$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+--data "$3"}
+}
+SESSION='{"session_id":"sess-abc-001","charging_station_id":"CP-NL-AMS-0042","connector_id":"1","meter_values":[
+  {"timestamp":"2026-02-27T10:00:00Z","measurand":"Energy.Active.Import.Register","unit":"kWh","value":0.0},
+  {"timestamp":"2026-02-27T10:15:00Z","measurand":"Energy.Active.Import.Register","unit":"kWh","value":5.5},
+  {"timestamp":"2026-02-27T10:30:00Z","measurand":"Energy.Active.Import.Register","unit":"kWh","value":11.1}]}'
+api POST /v1/sessions "$SESSION" >/dev/null
+field() { python3 -c "import json,sys; print($1)"; }
+EVNI_SCHEMATHESIS_BATCH=$(api POST /v1/sessions/batch "{\"sessions\":[$SESSION]}" | field 'json.load(sys.stdin)["batch_id"]')
+EVNI_SCHEMATHESIS_MODEL=$(api GET /v1/models | field 'next(m["id"] for m in json.load(sys.stdin)["models"] if m["type"] == "csar_2")')
+export EVNI_SCHEMATHESIS_BATCH EVNI_SCHEMATHESIS_MODEL
+
 status=0
 cd "$DATA_DIR"
-PYTHONPATH=$ROOT/scripts SCHEMATHESIS_HOOKS=schemathesis_hooks "$ROOT/$VENV/bin/schemathesis" run "$BASE/openapi.json" \
+PYTHONPATH=$ROOT/scripts SCHEMATHESIS_HOOKS=schemathesis_hooks "$ROOT/$VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \
