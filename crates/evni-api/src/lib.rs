@@ -6,6 +6,7 @@ mod error;
 mod explain;
 mod json;
 mod openapi;
+mod path;
 mod query;
 mod requests;
 mod routes;

@@ -7,6 +7,7 @@
 //! - an operation with a bearer security requirement: 401 (no, a malformed
 //!   or an expired token), 403 (the token's scope is too small) and 503 (the
 //!   store is briefly unavailable; see Retry-After);
+//! - an operation with a path parameter: 400 (the parameter is not UTF-8);
 //! - an operation with a JSON request body: 400 (malformed JSON), 413 (over
 //!   the body limit) and 422 (a field is wrong or unknown); 415 (not
 //!   `application/json`) when the body is required (an optional one, like
@@ -16,7 +17,7 @@
 //! are open), so every object schema a request body refers to is closed with
 //! `additionalProperties: false` here too.
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{AdditionalProperties, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBuilder};
@@ -143,12 +144,27 @@ fn add_to_operation(operation: &mut Operation) {
             "The store is briefly unavailable; retry after `Retry-After` seconds",
         );
     }
-    let Some(body) = operation.request_body.as_ref() else {
-        return;
-    };
-    if body.content.contains_key(JSON_BODY) {
-        let required = matches!(body.required, Some(Required::True));
-        add(operation, "400", "The body is not well-formed JSON");
+    let path_parameters = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == ParameterIn::Path);
+    let json_body = operation
+        .request_body
+        .as_ref()
+        .filter(|body| body.content.contains_key(JSON_BODY))
+        .map(|body| matches!(body.required, Some(Required::True)));
+    match (path_parameters, json_body.is_some()) {
+        (true, true) => add(
+            operation,
+            "400",
+            "A path parameter is not UTF-8, or the body is not well-formed JSON",
+        ),
+        (true, false) => add(operation, "400", "A path parameter is not UTF-8"),
+        (false, true) => add(operation, "400", "The body is not well-formed JSON"),
+        (false, false) => {}
+    }
+    if let Some(required) = json_body {
         add(operation, "413", "The body exceeds the configured limit");
         if required {
             add(operation, "415", "The Content-Type is not application/json");

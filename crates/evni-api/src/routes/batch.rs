@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use evni_domain::micros_to_datetime;
@@ -14,6 +14,7 @@ use crate::auth::{Caller, Scope};
 use crate::dto::SessionAnalysisResponse;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::BatchBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::requests::{self, BatchIn};
 use crate::AppState;

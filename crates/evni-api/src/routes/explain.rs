@@ -3,7 +3,7 @@
 //! configured model. Both need `read` scope and share a per-tenant limit.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use evni_analysis::SessionContext;
 use evni_domain::{FieldError, ValidationErrors};
@@ -16,6 +16,7 @@ use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::explain::{Source, Task};
 use crate::json::{parse_json, JsonBody};
+use crate::path::Path;
 use crate::AppState;
 
 const MAX_QUESTION_CHARS: usize = 1000;

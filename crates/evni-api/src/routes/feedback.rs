@@ -2,7 +2,7 @@
 //! verdict. Confirmation feeds `is_incident`; every label is kept for
 //! fine-tuning.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use evni_domain::{ExternalId, FeedbackLabel, FieldError, ValidationErrors};
@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::AppState;
 
 const MAX_COMMENT_CHARS: usize = 2000;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -14,6 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
+use crate::path::Path;
 use crate::query::Params;
 use crate::AppState;
 

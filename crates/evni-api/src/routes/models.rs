@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{parse_json, JsonBody};
+use crate::path::Path;
 use crate::query::Params;
 use crate::requests::{self, BatchIn, CreateSessionIn};
 use crate::AppState;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use evni_domain::ExternalId;
 use evni_store::SessionFilter;
@@ -11,6 +11,7 @@ use crate::auth::{Caller, Scope};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::requests::{self, CreateSessionIn, MeterValuesIn};
 use crate::AppState;

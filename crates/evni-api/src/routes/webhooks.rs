@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +15,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::AppState;
 

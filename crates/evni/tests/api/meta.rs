@@ -114,6 +114,12 @@ async fn openapi_operation_ids_are_unique_and_every_secured_operation_documents_
                 );
             }
         }
+        let path_parameters = operation["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
+        if path_parameters {
+            assert!(responses.contains_key("400"), "{method} {path}: 400 undocumented");
+        }
         let body = &operation["requestBody"];
         if body["content"].get("application/json").is_some() {
             for status in ["400", "413", "422"] {
@@ -223,4 +229,18 @@ async fn openapi_enumerates_what_the_server_accepts_and_writes() {
     assert_eq!(page_size["schema"]["maximum"], 100);
     let response = app.get("/v1/sessions?page_size=101").await;
     json_error(response, reqwest::StatusCode::UNPROCESSABLE_ENTITY).await;
+}
+
+#[tokio::test]
+async fn a_path_parameter_that_is_not_utf8_is_a_json_400() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/v1/sessions/%FF",
+        "/v1/stations/%C3%28/connectors",
+        "/v1/sessions/batch/%FF",
+    ] {
+        let response = app.get(path).await;
+        let error = json_error(response, reqwest::StatusCode::BAD_REQUEST).await;
+        assert_eq!(error["code"], "malformed_request", "{path}");
+    }
 }
