@@ -271,6 +271,8 @@ pub struct SessionCreateRequest {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct MeterValuesRequest {
+    /// PUT replaces the session's readings and needs at least one; PATCH
+    /// appends.
     meter_values: Vec<MeterValue>,
     /// Free-form object.
     #[schema(value_type = Option<Object>)]

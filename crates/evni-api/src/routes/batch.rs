@@ -58,6 +58,7 @@ pub struct BatchStatusResponse {
 pub struct BatchRequest {
     /// 1 to 10,000 sessions, each `{session_id, charging_point_id (or charging_station_id), connector_id?,
     /// evse_id?, meter_values, metadata?}`.
+    #[schema(min_items = 1, max_items = 10000)]
     sessions: Vec<crate::dto::SessionCreateRequest>,
 }
 

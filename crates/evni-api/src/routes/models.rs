@@ -313,7 +313,11 @@ pub fn upload_path(tenant: evni_store::TenantId, upload_id: &str) -> String {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FineTuneRequest {
+    /// A csar_2 model of GET /v1/models.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub base_model_id: Option<String>,
+    /// 1 to 128 characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 128)]
     pub name: Option<String>,
     pub data_source: Option<DataSourceIn>,
     pub training_config: Option<TrainingConfigIn>,
