@@ -126,6 +126,7 @@ fn add_shared_responses(doc: &mut utoipa::openapi::OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             add_to_operation(operation);
+            describe(operation);
         }
     }
 }
@@ -174,6 +175,34 @@ fn add_to_operation(operation: &mut Operation) {
             "422",
             "A field is missing, wrong or unknown; `details` names each one",
         );
+    }
+}
+
+/// Fills in the descriptions the handlers leave empty.
+fn describe(operation: &mut Operation) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if !response.description.is_empty() {
+            continue;
+        }
+        response.description = match status.as_str() {
+            "200" => "OK",
+            "201" => "Created",
+            "204" => "Done; no body",
+            "400" => "The request cannot be read",
+            "401" => "Missing, malformed or expired bearer token",
+            "403" => "The token's scope does not allow this call",
+            "404" => "Not found (another tenant's is not found either)",
+            "409" => "Conflicts with the current state",
+            "413" => "The body exceeds the configured limit",
+            "415" => "Unsupported Content-Type",
+            "422" => "A field or parameter is missing, wrong or unknown; `details` names each one",
+            "429" => "Rate limited; retry after `Retry-After` seconds",
+            _ => "See the error's message",
+        }
+        .to_owned();
     }
 }
 

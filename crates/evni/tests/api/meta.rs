@@ -133,6 +133,10 @@ async fn openapi_operation_ids_are_unique_and_every_secured_operation_documents_
             }
         }
         for (status, response) in responses {
+            assert!(
+                response["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{method} {path}: {status} has no description"
+            );
             if status.starts_with('4') || status.starts_with('5') {
                 assert_eq!(
                     response["content"]["application/json"]["schema"]["$ref"],
