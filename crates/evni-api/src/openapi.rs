@@ -125,6 +125,7 @@ fn add_shared_responses(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
+            optional_body(operation);
             add_to_operation(operation);
             describe(operation);
         }
@@ -175,6 +176,29 @@ fn add_to_operation(operation: &mut Operation) {
             "422",
             "A field is missing, wrong or unknown; `details` names each one",
         );
+    }
+}
+
+/// utoipa writes `request_body = Option<T>` as a required body of `T` or
+/// `null`; the handlers mean an optional body of `T` (a `null` body is a 422).
+fn optional_body(operation: &mut Operation) {
+    let Some(body) = operation.request_body.as_mut() else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+            continue;
+        };
+        let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+        if let [first, second] = one_of.items.as_slice() {
+            let inner = match (is_null(first), is_null(second)) {
+                (true, false) => second.clone(),
+                (false, true) => first.clone(),
+                _ => continue,
+            };
+            content.schema = Some(inner);
+            body.required = Some(Required::False);
+        }
     }
 }
 

@@ -248,3 +248,15 @@ async fn a_path_parameter_that_is_not_utf8_is_a_json_400() {
         assert_eq!(error["code"], "malformed_request", "{path}");
     }
 }
+
+#[tokio::test]
+async fn openapi_explain_body_is_optional_and_never_null() {
+    let app = TestApp::spawn().await;
+    let doc = openapi_document(&app).await;
+    let body = &doc["paths"]["/v1/sessions/{session_id}/explain"]["post"]["requestBody"];
+    assert_eq!(body["required"], false, "{body}");
+    assert_eq!(
+        body["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ExplainRequest"
+    );
+}
