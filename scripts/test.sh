@@ -12,6 +12,10 @@
 # S3-compatible server (a build with `--features s3`) when
 #   EVNI_TEST_S3=1                         lets scripts/s3-mock.sh install
 #                                          (pip) and start a local one.
+# The running server is fuzzed against its own /openapi.json when
+#   EVNI_TEST_SCHEMATHESIS=1               lets scripts/schemathesis.sh install
+#                                          schemathesis (pip, in a venv) and
+#                                          run it, bounded, with a token.
 # Arguments go to every cargo test run, e.g. scripts/test.sh some_test_name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +44,11 @@ if [[ ${EVNI_TEST_S3:-0} == 1 ]]; then
     cargo test -p evni-store --features s3 --test objects_s3
 else
   echo "== S3 skipped: set EVNI_TEST_S3=1 to run the object store tests on a local S3 server too"
+fi
+
+if [[ ${EVNI_TEST_SCHEMATHESIS:-0} == 1 ]]; then
+  echo "== schemathesis: the API against its own /openapi.json"
+  scripts/schemathesis.sh
+else
+  echo "== schemathesis skipped: set EVNI_TEST_SCHEMATHESIS=1 to fuzz the API against /openapi.json"
 fi

@@ -228,10 +228,13 @@ pub struct MeterValue {
     /// RFC 3339 with an offset; stored in UTC.
     timestamp: DateTime<Utc>,
     /// A finite number, or a string holding one (OCPP 1.6).
+    #[schema(schema_with = number_or_numeric_string)]
     value: f64,
-    /// OCPP measurand; default Energy.Active.Import.Register.
+    /// OCPP measurand (matched case-insensitively); default
+    /// Energy.Active.Import.Register.
     measurand: Option<String>,
-    /// OCPP unit of measure; default the measurand's OCPP default (Wh, W, ...).
+    /// OCPP unit of measure (matched case-insensitively); default the
+    /// measurand's OCPP default (Wh, W, ...).
     unit: Option<String>,
     phase: Option<String>,
     /// Default Outlet.
@@ -239,16 +242,28 @@ pub struct MeterValue {
     context: Option<String>,
 }
 
-/// POST /v1/sessions.
+/// POST /v1/sessions, and one session of a batch or an upload.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SessionCreateRequest {
-    /// Client unique session identifier (used for upsert).
+    /// Client unique session identifier (used for upsert): 1 to 255 bytes,
+    /// no control characters, no surrounding white space.
+    #[schema(min_length = 1, max_length = 255)]
     session_id: String,
-    charging_station_id: String,
+    /// Required, unless `charging_point_id` is given.
+    #[schema(min_length = 1, max_length = 255)]
+    charging_station_id: Option<String>,
+    /// The batch reference's name of `charging_station_id`, read when that
+    /// is absent.
+    #[schema(min_length = 1, max_length = 255)]
+    charging_point_id: Option<String>,
+    #[schema(schema_with = optional_id)]
     connector_id: Option<String>,
+    #[schema(schema_with = optional_id)]
     evse_id: Option<String>,
     meter_values: Option<Vec<MeterValue>>,
+    /// Free-form object.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
 }
 
@@ -256,8 +271,39 @@ pub struct SessionCreateRequest {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct MeterValuesRequest {
+    /// PUT replaces the session's readings and needs at least one; PATCH
+    /// appends.
     meter_values: Vec<MeterValue>,
+    /// Free-form object.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
+}
+
+/// A finite number, or a string holding one (OCPP 1.6 sends strings).
+fn number_or_numeric_string() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .build()
+        .into()
+}
+
+/// An optional client id: OCPP sends connector ids as non-negative integers;
+/// strings (1 to 255 bytes) are accepted too.
+fn optional_id() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
 }
 
 /// PATCH /v1/stations/{charging_station_id}.
@@ -267,5 +313,6 @@ pub struct StationPatchRequest {
     /// Merged into the station's metadata (JSON merge patch: null removes a
     /// key). Known keys: `rated_power_kw` (number, kW) and
     /// `connectors.<connector_id>.rated_power_kw`, used by the analysis.
+    #[schema(value_type = Object)]
     metadata: serde_json::Value,
 }

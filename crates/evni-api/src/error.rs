@@ -12,6 +12,9 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("{0}")]
     MalformedJson(String),
+    /// A request URL that cannot be read (a path segment not UTF-8).
+    #[error("{0}")]
+    MalformedRequest(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -71,6 +74,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::MalformedRequest(_) => (StatusCode::BAD_REQUEST, "malformed_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

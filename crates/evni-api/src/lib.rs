@@ -10,6 +10,7 @@ mod json;
 pub mod metrics;
 pub mod observe;
 mod openapi;
+mod path;
 mod query;
 mod requests;
 mod routes;

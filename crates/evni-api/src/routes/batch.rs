@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use evni_domain::micros_to_datetime;
@@ -14,6 +14,7 @@ use crate::auth::{Caller, Scope};
 use crate::dto::SessionAnalysisResponse;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::BatchBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::requests;
 use crate::AppState;
@@ -57,11 +58,12 @@ pub struct BatchStatusResponse {
 pub struct BatchRequest {
     /// 1 to 10,000 sessions, each `{session_id, charging_point_id (or charging_station_id), connector_id?,
     /// evse_id?, meter_values, metadata?}`.
+    #[schema(min_items = 1, max_items = 10000)]
     sessions: Vec<crate::dto::SessionCreateRequest>,
 }
 
 /// Submit sessions for asynchronous analysis; poll the returned batch_id.
-#[utoipa::path(post, path = "/v1/sessions/batch", tag = "batches", request_body = BatchRequest,
+#[utoipa::path(post, path = "/v1/sessions/batch", operation_id = "submit_batch", tag = "batches", request_body = BatchRequest,
     responses((status = 200, body = BatchSubmitResponse), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -102,10 +104,11 @@ pub async fn submit(
 }
 
 /// Batch progress and results; poll until `completed` or `failed`.
-#[utoipa::path(get, path = "/v1/sessions/batch/{batch_id}", tag = "batches",
-    params(("batch_id" = String, Path), ("page" = Option<u32>, Query, description = "Results page (default 1)"),
-        ("page_size" = Option<u32>, Query, description = "Results per page (default 100, max 1000)")),
-    responses((status = 200, body = BatchStatusResponse), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/sessions/batch/{batch_id}", operation_id = "get_batch", tag = "batches",
+    params(("batch_id" = String, Path), ("page" = Option<u32>, Query, minimum = 1, description = "Results page (default 1)"),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Results per page (default 100, max 1000)")),
+    responses((status = 200, body = BatchStatusResponse), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn status(
     State(state): State<AppState>,

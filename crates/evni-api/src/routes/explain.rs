@@ -2,7 +2,7 @@
 //! grounded in the session's data (evni-explain), optionally reworded by a
 //! configured model. Both need `read` scope and share a per-tenant limit.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use evni_analysis::SessionContext;
 use evni_domain::{FieldError, ValidationErrors};
@@ -15,6 +15,7 @@ use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::explain::{Source, Task};
 use crate::json::{parse_json, JsonBody, OptionalBody};
+use crate::path::Path;
 use crate::AppState;
 
 const MAX_QUESTION_CHARS: usize = 1000;
@@ -47,7 +48,8 @@ struct AskIn {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AskRequest {
-    /// A question about the session, 1 to 1000 characters.
+    /// A question about the session, 1 to 1000 characters, not only white space.
+    #[schema(min_length = 1, max_length = 1000)]
     question: String,
 }
 
@@ -60,9 +62,9 @@ pub struct AskResponse {
 }
 
 /// Explain a session's verdict in plain language.
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/explain", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/explain", operation_id = "explain_session", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier or UUID")),
-    request_body = ExplainRequest,
+    request_body(content = Option<ExplainRequest>, description = "Optional: empty or `{}`, read whatever its Content-Type"),
     responses((status = 200, body = ExplainResponse), (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody, description = "Rate limit; see Retry-After")),
     security(("bearer" = [])))]
@@ -89,7 +91,7 @@ pub async fn explain(
 }
 
 /// Ask a question about a session; answered from its data.
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/ask", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/ask", operation_id = "ask_session", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier or UUID")),
     request_body = AskRequest,
     responses((status = 200, body = AskResponse), (status = 404, body = ErrorBody),

@@ -2,7 +2,7 @@
 //! verdict. Confirmation feeds `is_incident`; every label is kept for
 //! fine-tuning.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use evni_domain::{ExternalId, FeedbackLabel, FieldError, ValidationErrors};
@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::AppState;
 
 const MAX_COMMENT_CHARS: usize = 2000;
@@ -30,9 +31,9 @@ struct FeedbackIn {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct FeedbackRequest {
-    /// `incident`, `false_positive` or `normal`.
-    label: String,
+    label: FeedbackLabel,
     /// Free text, at most 2000 characters.
+    #[schema(max_length = 2000)]
     comment: Option<String>,
 }
 
@@ -48,10 +49,11 @@ pub struct FeedbackResponse {
 }
 
 /// Record operator feedback on a session's verdict.
-#[utoipa::path(post, path = "/v1/sessions/{session_id}/feedback", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/feedback", operation_id = "create_feedback", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier")),
     request_body = FeedbackRequest,
     responses((status = 200, body = FeedbackResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The session changed concurrently; retry"),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]

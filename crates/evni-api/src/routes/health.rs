@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -14,6 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
+use crate::path::Path;
 use crate::query::Params;
 use crate::AppState;
 
@@ -87,7 +88,7 @@ fn station_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
 /// after a station's data changes; a station never analysed yet is
 /// analysed on this request. Days are judged once complete (UTC), up to the
 /// latest day the tenant sent data for.
-#[utoipa::path(get, path = "/v1/stations/{charging_station_id}/inference", tag = "station health",
+#[utoipa::path(get, path = "/v1/stations/{charging_station_id}/inference", operation_id = "get_station_inference", tag = "station health",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID")),
     responses((status = 200, body = StationInferenceResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -119,9 +120,9 @@ pub async fn inference(
 
 /// Station anomaly history, newest first: one item per anomaly and
 /// affected period, however many runs saw it.
-#[utoipa::path(get, path = "/v1/stations/{charging_station_id}/anomalies", tag = "station health",
+#[utoipa::path(get, path = "/v1/stations/{charging_station_id}/anomalies", operation_id = "list_station_anomalies", tag = "station health",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID"),
-        ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "max 100")),
+        ("page" = Option<u32>, Query, minimum = 1), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "max 100")),
     responses((status = 200, body = StationAnomaliesResponse), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +17,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::requests::{self, BatchIn, CreateSessionIn};
 use crate::{AppState, Limits};
@@ -95,7 +96,7 @@ fn item(m: ModelRecord) -> (ModelListItem, Option<String>, Option<String>) {
 }
 
 /// Base models and the caller's fine-tuned models.
-#[utoipa::path(get, path = "/v1/models", tag = "models",
+#[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "models",
     responses((status = 200, body = ModelList)), security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<ModelList>, ApiError> {
@@ -108,7 +109,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 /// One model: version, measured metrics, artifact path, status.
-#[utoipa::path(get, path = "/v1/models/{model_id}", tag = "models", params(("model_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/models/{model_id}", operation_id = "get_model", tag = "models", params(("model_id" = String, Path)),
     responses((status = 200, body = ModelDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
 pub async fn detail(
@@ -150,7 +151,7 @@ pub struct ActivateResponse {
 
 /// Makes a model the one of its type that analyses the caller's sessions
 /// (admin scope). Activating the base model goes back to it.
-#[utoipa::path(post, path = "/v1/models/{model_id}/activate", tag = "models", params(("model_id" = String, Path)),
+#[utoipa::path(post, path = "/v1/models/{model_id}/activate", operation_id = "activate_model", tag = "models", params(("model_id" = String, Path)),
     responses((status = 200, body = ActivateResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
@@ -289,10 +290,15 @@ fn parse_lines(reader: &mut dyn std::io::BufRead, limits: &Limits) -> Result<Lin
 
 /// Uploads training sessions: one POST /v1/sessions body per line. Every
 /// line is validated; a 422 names the failing ones (`sessions[i]` is line i + 1).
-#[utoipa::path(post, path = "/v1/models/uploads", tag = "models",
-    request_body(content = String, content_type = "application/x-ndjson"),
+#[utoipa::path(post, path = "/v1/models/uploads", operation_id = "upload_training_sessions", tag = "models",
+    request_body(content = Vec<crate::dto::SessionCreateRequest>, content_type = "application/x-ndjson",
+        description = "NDJSON: one session per line, each a POST /v1/sessions body (the items of this \
+            schema, one per line; not a JSON array). Also accepted as application/jsonl, \
+            application/json-lines or application/json."),
     responses((status = 200, body = UploadResponse), (status = 413, body = ErrorBody),
-        (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 415, body = ErrorBody, description = "The Content-Type is not NDJSON"),
+        (status = 422, body = ErrorBody, description = "A line is not a valid session; `details` names `line N: field`")),
+    security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -346,7 +352,11 @@ pub fn upload_path(tenant: evni_store::TenantId, upload_id: &str) -> String {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FineTuneRequest {
+    /// A csar_2 model of GET /v1/models.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub base_model_id: Option<String>,
+    /// 1 to 128 characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 128)]
     pub name: Option<String>,
     pub data_source: Option<DataSourceIn>,
     pub training_config: Option<TrainingConfigIn>,
@@ -415,7 +425,7 @@ pub struct FineTuneStatus {
 
 /// Starts fine-tuning CSAR-2 on the caller's sessions or an upload; poll
 /// GET /v1/models/fine-tune/{job_id}.
-#[utoipa::path(post, path = "/v1/models/fine-tune", tag = "models", request_body = FineTuneRequest,
+#[utoipa::path(post, path = "/v1/models/fine-tune", operation_id = "create_fine_tune", tag = "models", request_body = FineTuneRequest,
     responses((status = 200, body = FineTuneCreated), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
@@ -626,7 +636,7 @@ fn training_config(config: Option<TrainingConfigIn>, errors: &mut ValidationErro
 }
 
 /// Fine-tune progress and, once completed, the resulting model id.
-#[utoipa::path(get, path = "/v1/models/fine-tune/{job_id}", tag = "models", params(("job_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/models/fine-tune/{job_id}", operation_id = "get_fine_tune", tag = "models", params(("job_id" = String, Path)),
     responses((status = 200, body = FineTuneStatus), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
 pub async fn fine_tune_status(

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use evni_domain::ExternalId;
 use evni_store::SessionFilter;
@@ -11,6 +11,7 @@ use crate::auth::{Caller, Scope};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::requests::{self, CreateSessionIn, MeterValuesIn};
 use crate::AppState;
@@ -20,12 +21,12 @@ fn now() -> i64 {
 }
 
 /// Create a session (or upsert it) and analyse it once it holds >= 3 meter values.
-#[utoipa::path(post, path = "/v1/sessions", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions", operation_id = "create_session", tag = "sessions",
     request_body = SessionCreateRequest,
     responses(
         (status = 200, body = SessionAnalysisResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
+        (status = 409, body = ErrorBody, description = "The session changed concurrently; retry"),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
 pub async fn create(
@@ -44,10 +45,11 @@ pub async fn create(
 }
 
 /// Replace all meter values of a session.
-#[utoipa::path(put, path = "/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(put, path = "/v1/sessions/{session_id}", operation_id = "replace_meter_values", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier")),
     request_body = MeterValuesRequest,
     responses((status = 200, body = SessionUpdateResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The session changed concurrently; retry"),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn replace(
@@ -60,10 +62,11 @@ pub async fn replace(
 }
 
 /// Append meter values to a session (OCPI-like incremental push).
-#[utoipa::path(patch, path = "/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(patch, path = "/v1/sessions/{session_id}", operation_id = "append_meter_values", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier")),
     request_body = MeterValuesRequest,
     responses((status = 200, body = SessionUpdateResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The session changed concurrently; retry"),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn append(
@@ -107,15 +110,15 @@ fn not_found_as(e: evni_engine::EngineError, session_id: &ExternalId) -> ApiErro
 }
 
 /// List sessions with pagination and filters.
-#[utoipa::path(get, path = "/v1/sessions", tag = "sessions",
+#[utoipa::path(get, path = "/v1/sessions", operation_id = "list_sessions", tag = "sessions",
     params(
-        ("page" = Option<u32>, Query, description = "Page number (default 1)"),
-        ("page_size" = Option<u32>, Query, description = "Items per page, max 100 (default 20)"),
+        ("page" = Option<u32>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, max 100 (default 20)"),
         ("charging_station_id" = Option<String>, Query, description = "Station (client id or UUID)"),
         ("evse_id" = Option<String>, Query),
         ("is_anomaly" = Option<bool>, Query),
-        ("min_score" = Option<f64>, Query),
-        ("min_confidence" = Option<f64>, Query),
+        ("min_score" = Option<f64>, Query, minimum = 0, maximum = 1),
+        ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
         ("date_from" = Option<String>, Query, description = "Sessions starting at or after (ISO 8601)"),
         ("date_to" = Option<String>, Query, description = "Sessions starting up to (ISO 8601; a date includes that day)")),
     responses((status = 200, body = SessionListResponse), (status = 422, body = ErrorBody)),
@@ -152,7 +155,7 @@ pub async fn list(
 }
 
 /// Full session detail: meter values, analysis and anomalies.
-#[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(get, path = "/v1/sessions/{session_id}", operation_id = "get_session", tag = "sessions",
     params(("session_id" = String, Path, description = "Client session identifier or internal UUID")),
     responses((status = 200, body = SessionDetailResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]

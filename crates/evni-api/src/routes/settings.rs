@@ -25,7 +25,7 @@ pub struct SettingsPatch {
 }
 
 /// The tenant's settings.
-#[utoipa::path(get, path = "/v1/settings", tag = "settings",
+#[utoipa::path(get, path = "/v1/settings", operation_id = "get_settings", tag = "settings",
     responses((status = 200, body = SettingsResponse)), security(("bearer" = [])))]
 pub async fn get(caller: Caller) -> Result<Json<SettingsResponse>, ApiError> {
     caller.require(Scope::Read)?;
@@ -35,7 +35,7 @@ pub async fn get(caller: Caller) -> Result<Json<SettingsResponse>, ApiError> {
 }
 
 /// Change the tenant's settings (admin scope).
-#[utoipa::path(patch, path = "/v1/settings", tag = "settings", request_body = SettingsPatch,
+#[utoipa::path(patch, path = "/v1/settings", operation_id = "patch_settings", tag = "settings", request_body = SettingsPatch,
     responses((status = 200, body = SettingsResponse), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use evni_domain::{ExternalId, FieldError, ValidationErrors};
 use evni_store::StoreError;
@@ -12,6 +12,7 @@ use crate::auth::{Caller, Scope};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::AppState;
 
@@ -23,8 +24,8 @@ fn station_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
 }
 
 /// List stations with aggregated anomaly statistics.
-#[utoipa::path(get, path = "/v1/stations", tag = "stations",
-    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "max 100")),
+#[utoipa::path(get, path = "/v1/stations", operation_id = "list_stations", tag = "stations",
+    params(("page" = Option<u32>, Query, minimum = 1), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "max 100")),
     responses((status = 200, body = StationListResponse), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -46,7 +47,7 @@ pub async fn list(
 }
 
 /// Station detail: connectors, session and anomaly counts, metadata.
-#[utoipa::path(get, path = "/v1/stations/{charging_station_id}", tag = "stations",
+#[utoipa::path(get, path = "/v1/stations/{charging_station_id}", operation_id = "get_station", tag = "stations",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID")),
     responses((status = 200, body = StationDetailResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -91,7 +92,7 @@ async fn station_detail(
 }
 
 /// Connectors with a per-category anomaly breakdown.
-#[utoipa::path(get, path = "/v1/stations/{charging_station_id}/connectors", tag = "stations",
+#[utoipa::path(get, path = "/v1/stations/{charging_station_id}/connectors", operation_id = "list_station_connectors", tag = "stations",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID")),
     responses((status = 200, body = StationConnectorsResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -134,7 +135,7 @@ struct StationPatchIn {
 /// Set station metadata (address, operator, rated power per connector).
 /// Creates the station if it does not exist yet, so it can be configured
 /// before its first session arrives.
-#[utoipa::path(patch, path = "/v1/stations/{charging_station_id}", tag = "stations",
+#[utoipa::path(patch, path = "/v1/stations/{charging_station_id}", operation_id = "patch_station", tag = "stations",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID")),
     request_body = StationPatchRequest,
     responses((status = 200, body = StationDetailResponse), (status = 422, body = ErrorBody)),
@@ -208,7 +209,7 @@ fn validate_station_metadata(patch: &serde_json::Map<String, serde_json::Value>)
 }
 
 /// Tenant-wide summary.
-#[utoipa::path(get, path = "/v1/statistics", tag = "statistics",
+#[utoipa::path(get, path = "/v1/statistics", operation_id = "get_statistics", tag = "statistics",
     responses((status = 200, body = StatisticsResponse)),
     security(("bearer" = [])))]
 pub async fn statistics(

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +15,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::JsonBody;
+use crate::path::Path;
 use crate::query::Params;
 use crate::AppState;
 
@@ -136,7 +137,7 @@ fn endpoint_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
 /// Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with
 /// the returned secret, retried with backoff for up to 24 h, and sent only
 /// to public addresses.
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = WebhookCreateRequest,
+#[utoipa::path(post, path = "/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = WebhookCreateRequest,
     responses((status = 201, body = WebhookCreatedResponse), (status = 422, body = ErrorBody),
         (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -190,7 +191,7 @@ pub async fn create(
 }
 
 /// The tenant's webhook endpoints (secrets and authorization are not shown).
-#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks",
     responses((status = 200, body = WebhookListResponse)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -208,7 +209,7 @@ pub async fn list(
 }
 
 /// Delete an endpoint; its pending deliveries are cancelled.
-#[utoipa::path(delete, path = "/v1/webhooks/{webhook_endpoint_id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/v1/webhooks/{webhook_endpoint_id}", operation_id = "delete_webhook", tag = "webhooks",
     params(("webhook_endpoint_id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete(
@@ -227,9 +228,9 @@ pub async fn delete(
 }
 
 /// An endpoint's deliveries, newest first, each with every attempt.
-#[utoipa::path(get, path = "/v1/webhooks/{webhook_endpoint_id}/deliveries", tag = "webhooks",
-    params(("webhook_endpoint_id" = String, Path), ("page" = Option<u32>, Query),
-        ("page_size" = Option<u32>, Query, description = "max 100")),
+#[utoipa::path(get, path = "/v1/webhooks/{webhook_endpoint_id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
+    params(("webhook_endpoint_id" = String, Path), ("page" = Option<u32>, Query, minimum = 1),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "max 100")),
     responses((status = 200, body = WebhookDeliveriesResponse), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
