@@ -33,7 +33,7 @@ use crate::routes::{batch, feedback, sessions, settings, stations};
         description = "Push OCPP meter values of charging sessions, get anomaly verdicts back."),
     paths(
         sessions::create, sessions::replace, sessions::append, sessions::list, sessions::detail,
-        batch::submit, batch::status, feedback::create, explain::explain, explain::ask, stations::list, stations::detail, stations::connectors, stations::patch,
+        batch::submit, batch::list, batch::status, feedback::create, explain::explain, explain::ask, stations::list, stations::detail, stations::connectors, stations::patch,
         stations::statistics, settings::get, settings::patch,
     ),
     modifiers(&BearerAuth),

@@ -121,4 +121,10 @@ pub trait Store: HealthStore + ModelStore + AccessStore + Send + Sync + 'static 
         batch_id: &str,
         page: PageRequest,
     ) -> Result<BatchStatus, StoreError>;
+    /// The tenant's batches, newest first, without their results.
+    async fn list_batches(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<BatchStatus>, StoreError>;
 }

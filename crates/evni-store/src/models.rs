@@ -81,6 +81,12 @@ pub trait ModelStore: Send + Sync {
     /// Stores the request and enqueues its `fine_tune` job in one transaction.
     async fn create_fine_tune(&self, fine_tune: NewFineTune) -> Result<FineTuneRecord, StoreError>;
     async fn fine_tune(&self, tenant: TenantId, id: &str) -> Result<FineTuneRecord, StoreError>;
+    /// The tenant's fine-tunes, newest first.
+    async fn list_fine_tunes(
+        &self,
+        tenant: TenantId,
+        page: crate::PageRequest,
+    ) -> Result<crate::Page<FineTuneRecord>, StoreError>;
     /// Records training progress; the first call sets `started_at`.
     async fn fine_tune_progress(
         &self,

@@ -16,7 +16,7 @@ use evni_store::*;
 type SpelledRow<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, f64, Option<&'a str>);
 
 /// A database with session "s-1" whose readings table is as version 6 left
-/// it, holding `rows`.
+/// it, holding `rows`; the later migrations (7, 8) are undone.
 async fn version_6_database(path: &Path, rows: &[SpelledRow<'_>]) -> TenantId {
     let store = SqliteStore::open(SqliteOptions::new(path.to_path_buf())).unwrap();
     let tenant = store.create_tenant("acme").await.unwrap().id;
@@ -44,7 +44,9 @@ async fn version_6_database(path: &Path, rows: &[SpelledRow<'_>]) -> TenantId {
             context     TEXT,
             PRIMARY KEY (session_id, ts, measurand, phase, location)
          ) WITHOUT ROWID;
-         DELETE FROM schema_migrations WHERE version = 7;",
+         DROP TABLE revoked_tokens;
+         ALTER TABLE tenants DROP COLUMN disabled_at;
+         DELETE FROM schema_migrations WHERE version >= 7;",
     )
     .unwrap();
     for (minute, (measurand, phase, location, unit, value, context)) in rows.iter().enumerate() {

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use evni_domain::micros_to_datetime;
-use evni_store::{BatchSession, NewBatch, PageRequest, StoreError};
+use evni_store::{BatchSession, BatchStatus, NewBatch, PageRequest, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -129,12 +129,7 @@ pub async fn status(
             StoreError::NotFound => ApiError::not_found("batch", &batch_id),
             other => other.into(),
         })?;
-    let status = match (batch.processed_sessions, batch.failed_sessions) {
-        (0, _) => "pending",
-        (done, failed) if done >= batch.total_sessions && failed >= batch.total_sessions => "failed",
-        (done, _) if done >= batch.total_sessions => "completed",
-        _ => "processing",
-    };
+    let status = batch_state(&batch);
     let results = batch
         .results
         .into_iter()
@@ -153,5 +148,71 @@ pub async fn status(
         completed_at: batch.completed_at.map(micros_to_datetime),
         page,
         page_size,
+    }))
+}
+
+/// "pending" | "processing" | "completed" | "failed", from the counters.
+fn batch_state(batch: &BatchStatus) -> &'static str {
+    match (batch.processed_sessions, batch.failed_sessions) {
+        (0, _) => "pending",
+        (done, failed) if done >= batch.total_sessions && failed >= batch.total_sessions => "failed",
+        (done, _) if done >= batch.total_sessions => "completed",
+        _ => "processing",
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchListItem {
+    pub batch_id: String,
+    /// "pending" | "processing" | "completed" | "failed"
+    pub status: &'static str,
+    pub total_sessions: u64,
+    pub processed_sessions: u64,
+    pub failed_sessions: u64,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchListResponse {
+    /// Newest first; results are at `GET /v1/sessions/batch/{batch_id}`.
+    pub items: Vec<BatchListItem>,
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// The caller's recent batches with their progress, newest first.
+#[utoipa::path(get, path = "/v1/sessions/batch", tag = "batches", operation_id = "list_batches",
+    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "max 100")),
+    responses((status = 200, body = BatchListResponse), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<BatchListResponse>, ApiError> {
+    caller.require(Scope::Read)?;
+    let mut params = Params::new(raw);
+    let page = params.page();
+    params.errors.into_result(())?;
+    let page = state.engine.store().list_batches(caller.tenant.id, page).await?;
+    Ok(Json(BatchListResponse {
+        items: page
+            .items
+            .into_iter()
+            .map(|batch| BatchListItem {
+                status: batch_state(&batch),
+                batch_id: batch.batch_id,
+                total_sessions: batch.total_sessions,
+                processed_sessions: batch.processed_sessions,
+                failed_sessions: batch.failed_sessions,
+                created_at: micros_to_datetime(batch.created_at),
+                completed_at: batch.completed_at.map(micros_to_datetime),
+            })
+            .collect(),
+        total: page.total,
+        page: page.page,
+        page_size: page.page_size,
     }))
 }

@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
                 .put(sessions::replace)
                 .patch(sessions::append),
         )
-        .route("/v1/sessions/batch", post(batch::submit))
+        .route("/v1/sessions/batch", get(batch::list).post(batch::submit))
         .route("/v1/sessions/batch/{batch_id}", get(batch::status))
         .route("/v1/sessions/{session_id}/feedback", post(feedback::create))
         .route("/v1/sessions/{session_id}/explain", post(explain::explain))

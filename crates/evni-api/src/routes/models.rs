@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/models", get(list))
         .route("/v1/models/uploads", post(upload))
-        .route("/v1/models/fine-tune", post(fine_tune))
+        .route("/v1/models/fine-tune", get(list_fine_tunes).post(fine_tune))
         .route("/v1/models/fine-tune/{job_id}", get(fine_tune_status))
         .route("/v1/models/{model_id}", get(detail))
         .route("/v1/models/{model_id}/activate", post(activate))
@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, detail, fine_tune, fine_tune_status, upload, activate),
+    paths(list, detail, fine_tune, list_fine_tunes, fine_tune_status, upload, activate),
     tags((name = "models"))
 )]
 pub struct ModelsDoc;
@@ -654,11 +654,52 @@ pub async fn fine_tune_status(
             StoreError::NotFound => ApiError::not_found("fine-tune job", &job_id),
             other => other.into(),
         })?;
+    Ok(Json(fine_tune_view(record)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FineTuneListResponse {
+    /// Newest first.
+    pub items: Vec<FineTuneStatus>,
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// The caller's recent fine-tune jobs, newest first.
+#[utoipa::path(get, path = "/v1/models/fine-tune", tag = "models", operation_id = "list_fine_tunes",
+    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "max 100")),
+    responses((status = 200, body = FineTuneListResponse), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.name))]
+pub async fn list_fine_tunes(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Query(raw): axum::extract::Query<HashMap<String, String>>,
+) -> Result<Json<FineTuneListResponse>, ApiError> {
+    caller.require(Scope::Read)?;
+    let mut params = Params::new(raw);
+    let page = params.page();
+    params.errors.into_result(())?;
+    let page = state
+        .engine
+        .store()
+        .list_fine_tunes(caller.tenant.id, page)
+        .await?;
+    Ok(Json(FineTuneListResponse {
+        items: page.items.into_iter().map(fine_tune_view).collect(),
+        total: page.total,
+        page: page.page,
+        page_size: page.page_size,
+    }))
+}
+
+fn fine_tune_view(record: FineTuneRecord) -> FineTuneStatus {
     let mut config = record.config["training_config"].clone();
     if let Some(map) = config.as_object_mut() {
         map.insert("data_source".into(), record.config["data_source"].clone());
     }
-    Ok(Json(FineTuneStatus {
+    FineTuneStatus {
         job_id: record.id,
         status: record.status,
         base_model_id: record.base_model_id,
@@ -669,5 +710,5 @@ pub async fn fine_tune_status(
         completed_at: record.completed_at.map(micros_to_datetime),
         error_message: record.error_message,
         progress: record.progress,
-    }))
+    }
 }

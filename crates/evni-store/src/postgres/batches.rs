@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{execute, jobs, query, query_one, query_opt};
 use crate::jobs::*;
-use crate::model::{PageRequest, TenantId};
+use crate::model::{Page, PageRequest, TenantId};
 use crate::StoreError;
 
 /// Stores the batch with its sessions and enqueues one job per chunk, in the
@@ -145,5 +145,42 @@ pub(super) async fn status(
         created_at: row.try_get(5)?,
         completed_at: row.try_get(6)?,
         results,
+    })
+}
+
+/// The tenant's batches, newest first; `results` stay empty.
+pub(super) async fn list(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    page: PageRequest,
+) -> Result<Page<BatchStatus>, StoreError> {
+    let total: i64 = query_one(c, "SELECT COUNT(*) FROM batches WHERE tenant_id = $1", &[&tenant])
+        .await?
+        .try_get(0)?;
+    let items = query(
+        c,
+        "SELECT batch_id, total_sessions, processed_sessions, failed_sessions, created_at, completed_at
+         FROM batches WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        &[&tenant, &i64::from(page.page_size), &(page.offset() as i64)],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(BatchStatus {
+            batch_id: row.try_get(0)?,
+            total_sessions: row.try_get::<_, i64>(1)? as u64,
+            processed_sessions: row.try_get::<_, i64>(2)? as u64,
+            failed_sessions: row.try_get::<_, i64>(3)? as u64,
+            created_at: row.try_get(4)?,
+            completed_at: row.try_get(5)?,
+            results: Vec::new(),
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Page {
+        items,
+        total: total as u64,
+        page: page.page,
+        page_size: page.page_size,
     })
 }

@@ -191,6 +191,39 @@ impl ModelStore for PostgresStore {
         fine_tune(&self.client().await?, tenant, id).await
     }
 
+    async fn list_fine_tunes(
+        &self,
+        tenant: TenantId,
+        page: crate::PageRequest,
+    ) -> Result<crate::Page<FineTuneRecord>, StoreError> {
+        let c = self.client().await?;
+        let total: i64 = query(
+            &c,
+            "SELECT COUNT(*) FROM fine_tunes WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await?[0]
+            .try_get(0)?;
+        let sql = format!(
+            "{FINE_TUNE_SELECT} WHERE f.tenant_id = $1 ORDER BY f.created_at DESC, f.id DESC LIMIT $2 OFFSET $3"
+        );
+        let items = query(
+            &c,
+            &sql,
+            &[&tenant, &i64::from(page.page_size), &(page.offset() as i64)],
+        )
+        .await?
+        .iter()
+        .map(fine_tune_of)
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(crate::Page {
+            items,
+            total: total as u64,
+            page: page.page,
+            page_size: page.page_size,
+        })
+    }
+
     async fn fine_tune_progress(
         &self,
         id: &str,

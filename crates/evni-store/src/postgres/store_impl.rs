@@ -173,4 +173,12 @@ impl Store for PostgresStore {
     ) -> Result<BatchStatus, StoreError> {
         in_transaction!(self, |tx| batches::status(&tx, tenant, batch_id, page).await?)
     }
+
+    async fn list_batches(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<BatchStatus>, StoreError> {
+        batches::list(&self.client().await?, tenant, page).await
+    }
 }

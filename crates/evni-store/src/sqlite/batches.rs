@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::jobs;
 use crate::jobs::*;
-use crate::model::{PageRequest, TenantId};
+use crate::model::{Page, PageRequest, TenantId};
 use crate::StoreError;
 
 /// Stores the batch with its sessions and enqueues one job per chunk.
@@ -142,5 +142,40 @@ pub(super) fn status(
         created_at,
         completed_at,
         results,
+    })
+}
+
+/// The tenant's batches, newest first; `results` stay empty.
+pub(super) fn list(
+    conn: &Connection,
+    tenant: TenantId,
+    page: PageRequest,
+) -> Result<Page<BatchStatus>, StoreError> {
+    let tenant = tenant.to_string();
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM batches WHERE tenant_id = ?1")?
+        .query_row([&tenant], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT batch_id, total_sessions, processed_sessions, failed_sessions, created_at, completed_at
+         FROM batches WHERE tenant_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let items = stmt
+        .query_map(params![tenant, page.page_size, page.offset() as i64], |r| {
+            Ok(BatchStatus {
+                batch_id: r.get(0)?,
+                total_sessions: r.get::<_, i64>(1)? as u64,
+                processed_sessions: r.get::<_, i64>(2)? as u64,
+                failed_sessions: r.get::<_, i64>(3)? as u64,
+                created_at: r.get(4)?,
+                completed_at: r.get(5)?,
+                results: Vec::new(),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        total: total as u64,
+        page: page.page,
+        page_size: page.page_size,
     })
 }

@@ -185,6 +185,33 @@ fn create_fine_tune(conn: &Connection, ft: &NewFineTune, now: i64) -> Result<Fin
     fine_tune(conn, ft.tenant, &id)
 }
 
+fn list_fine_tunes(
+    conn: &Connection,
+    tenant: TenantId,
+    page: crate::PageRequest,
+) -> Result<crate::Page<FineTuneRecord>, StoreError> {
+    let tenant = tenant.to_string();
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM fine_tunes WHERE tenant_id = ?1")?
+        .query_row([&tenant], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{FINE_TUNE_SELECT} WHERE f.tenant_id = ?1 ORDER BY f.created_at DESC, f.id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let items = stmt
+        .query_map(
+            params![tenant, page.page_size, page.offset() as i64],
+            fine_tune_of,
+        )?
+        .map(|row| row?.into_record())
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(crate::Page {
+        items,
+        total: total as u64,
+        page: page.page,
+        page_size: page.page_size,
+    })
+}
+
 fn fine_tune(conn: &Connection, tenant: TenantId, id: &str) -> Result<FineTuneRecord, StoreError> {
     conn.prepare_cached(&format!(
         "{FINE_TUNE_SELECT} WHERE f.tenant_id = ?1 AND f.id = ?2"
@@ -311,6 +338,16 @@ impl ModelStore for SqliteStore {
     async fn fine_tune(&self, tenant: TenantId, id: &str) -> Result<FineTuneRecord, StoreError> {
         let id = id.to_owned();
         self.readers.read(move |conn| fine_tune(conn, tenant, &id)).await
+    }
+
+    async fn list_fine_tunes(
+        &self,
+        tenant: TenantId,
+        page: crate::PageRequest,
+    ) -> Result<crate::Page<FineTuneRecord>, StoreError> {
+        self.readers
+            .read(move |conn| list_fine_tunes(conn, tenant, page))
+            .await
     }
 
     async fn fine_tune_progress(

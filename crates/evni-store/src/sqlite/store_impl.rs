@@ -227,4 +227,14 @@ impl Store for SqliteStore {
             .read(move |conn| batches::status(conn, tenant, &batch_id, page))
             .await
     }
+
+    async fn list_batches(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<BatchStatus>, StoreError> {
+        self.readers
+            .read(move |conn| batches::list(conn, tenant, page))
+            .await
+    }
 }

@@ -267,3 +267,51 @@ async fn another_tenants_batch_is_not_found() {
     let path = format!("/v1/sessions/batch/{}", submitted["batch_id"].as_str().unwrap());
     json_error(app.get_as(&other, &path).await, StatusCode::NOT_FOUND).await;
 }
+
+#[tokio::test]
+async fn recent_batches_are_listed_newest_first_paged_and_per_tenant() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    let other = app.new_tenant("globex").await;
+    let mut submitted = Vec::new();
+    for _ in 0..3 {
+        let batch = json_ok(app.post("/v1/sessions/batch", &reference_batch()).await).await;
+        submitted.push(batch["batch_id"].as_str().unwrap().to_owned());
+    }
+    let listed = app.get_ok("/v1/sessions/batch").await;
+    assert_eq!(listed["total"], 3);
+    assert_eq!(
+        (listed["page"].clone(), listed["page_size"].clone()),
+        (json!(1), json!(20))
+    );
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["batch_id"].as_str().unwrap())
+        .collect();
+    let newest_first: Vec<&str> = submitted.iter().rev().map(String::as_str).collect();
+    assert_eq!(ids, newest_first);
+    assert_eq!(listed["items"][0]["status"], "pending");
+    assert_eq!(listed["items"][0]["total_sessions"], 2);
+    assert!(listed["items"][0].get("results").is_none());
+
+    let second = app.get_ok("/v1/sessions/batch?page=2&page_size=2").await;
+    assert_eq!(second["total"], 3);
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["items"][0]["batch_id"], submitted[0].as_str());
+
+    drain(&worker(&app)).await;
+    let listed = app.get_ok("/v1/sessions/batch?page_size=1").await;
+    assert_eq!(listed["items"][0]["status"], "completed");
+    assert_eq!(listed["items"][0]["processed_sessions"], 2);
+
+    let theirs = json_ok(app.get_as(&other, "/v1/sessions/batch").await).await;
+    assert_eq!(theirs["total"], 0);
+    assert!(theirs["items"].as_array().unwrap().is_empty());
+    let error = json_error(
+        app.get("/v1/sessions/batch?page_size=0").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "page_size");
+}

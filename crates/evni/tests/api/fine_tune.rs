@@ -357,3 +357,47 @@ async fn a_tenant_model_of_older_features_gives_way_to_the_base_model_after_an_u
         app.app_state.engine.models().unwrap().csar2.card()
     );
 }
+
+#[tokio::test]
+async fn recent_fine_tunes_are_listed_newest_first_paged_and_per_tenant() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    let other = app.new_tenant("globex").await;
+    let mut created = Vec::new();
+    for name in ["first", "second"] {
+        let body = json!({"base_model_id": "model-csar2-base", "name": name,
+                          "data_source": {"type": "sessions"},
+                          "training_config": {"epochs": 3}});
+        let job = json_ok(app.post("/v1/models/fine-tune", &body).await).await;
+        created.push(job["job_id"].as_str().unwrap().to_owned());
+    }
+    let listed = app.get_ok("/v1/models/fine-tune").await;
+    assert_eq!(listed["total"], 2);
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [created[1].as_str(), created[0].as_str()]);
+    assert_eq!(listed["items"][0]["status"], "queued");
+    assert_eq!(listed["items"][0]["config"]["epochs"], 3);
+
+    let page = app.get_ok("/v1/models/fine-tune?page=2&page_size=1").await;
+    assert_eq!(
+        (page["total"].clone(), page["page"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(page["items"][0]["job_id"], created[0].as_str());
+
+    drain(&app).await;
+    let listed = app.get_ok("/v1/models/fine-tune").await;
+    assert_eq!(listed["items"][0]["status"], "failed");
+
+    let theirs = json_ok(app.get_as(&other, "/v1/models/fine-tune").await).await;
+    assert_eq!(theirs["total"], 0);
+    json_error(
+        app.get("/v1/models/fine-tune?page=0").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}

@@ -34,6 +34,28 @@ async fn openapi_describes_every_endpoint_with_the_reference_shapes() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
+    // The recent batches and fine-tunes, paged like the other lists.
+    for (path, schema) in [
+        ("/v1/sessions/batch", "BatchListResponse"),
+        ("/v1/models/fine-tune", "FineTuneListResponse"),
+    ] {
+        let get = &doc["paths"][path]["get"];
+        assert!(
+            get["operationId"].as_str().unwrap().starts_with("list_"),
+            "{path}: {get}"
+        );
+        let params: Vec<&str> = get["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(params, ["page", "page_size"], "{path}");
+        let properties = &doc["components"]["schemas"][schema]["properties"];
+        for field in ["items", "total", "page", "page_size"] {
+            assert!(properties.get(field).is_some(), "{schema}.{field} missing");
+        }
+    }
     let analysis = &doc["components"]["schemas"]["SessionAnalysisResponse"]["properties"];
     for field in [
         "session_id",
