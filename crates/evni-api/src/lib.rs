@@ -1,14 +1,14 @@
 //! The HTTP API of evni (../shared/spec/api-reference.txt).
 
 mod auth;
-mod dto;
+pub mod dto;
 mod error;
 mod explain;
-mod json;
+pub mod json;
 mod openapi;
 mod query;
 mod requests;
-mod routes;
+pub mod routes;
 
 use std::sync::Arc;
 
@@ -16,6 +16,8 @@ use axum::Router;
 use evni_engine::Engine;
 
 pub use auth::{JwtKeys, Scope};
+// The dashboard (evni-ui) authenticates with the same keys and calls the same handlers.
+pub use auth::{Caller, Claims};
 pub use error::ApiError;
 pub use explain::{ExplainConfig, Explainer, LlmConfig, DEFAULT_LLM_TIMEOUT};
 

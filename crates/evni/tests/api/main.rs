@@ -13,6 +13,7 @@ mod models;
 mod restart;
 mod sessions;
 mod stations;
+mod ui;
 mod validation;
 mod webhooks;
 mod webhooks_tls;
