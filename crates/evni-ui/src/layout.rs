@@ -30,6 +30,7 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
 pub enum Nav {
     Overview,
     Sessions,
+    Settings,
 }
 
 /// One link of the navigation.
@@ -54,6 +55,7 @@ impl Chrome {
         let links = [
             (Nav::Overview, "/ui/", "Overview"),
             (Nav::Sessions, "/ui/sessions", "Sessions"),
+            (Nav::Settings, "/ui/settings", "Settings"),
         ];
         Self {
             tenant: Some(ui.caller.tenant.name.clone()),

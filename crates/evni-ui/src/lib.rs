@@ -36,6 +36,10 @@ pub fn router(state: AppState) -> Router {
             post(pages::session::feedback),
         )
         .route("/ui/sessions/{session_id}/ask", post(pages::session::ask))
+        .route(
+            "/ui/settings",
+            get(pages::settings::page).post(pages::settings::save),
+        )
         .route("/ui/static/{name}", get(assets::serve))
         // The API's router keeps the fallback; unknown dashboard paths get a page.
         .route("/ui/{*rest}", any(not_found))

@@ -5,6 +5,7 @@ pub mod login;
 pub mod overview;
 pub mod session;
 pub mod sessions;
+pub mod settings;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
