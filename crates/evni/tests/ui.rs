@@ -271,6 +271,8 @@ async fn the_dashboard_in_chromium() {
         .await
         .unwrap();
     assert_eq!(text(&client, "h1").await, "Form expired");
+    // The 403 itself is the one expected console error.
+    client.issue_cmd(ConsoleLog).await.unwrap();
     assert_eq!(
         app.get_ok("/v1/sessions/sess-kwh-down").await["is_incident"],
         true
@@ -286,6 +288,11 @@ async fn the_dashboard_in_chromium() {
         .unwrap();
     screenshot(&client, "session-phone").await;
     client.set_window_size(1280, 800).await.unwrap();
+
+    client.goto(&app.url("/ui/settings")).await.unwrap();
+    assert!(text(&client, "main").await.contains("Anomaly threshold"));
+    screenshot(&client, "settings").await;
+    assert_clean_console(&client, "settings").await;
 
     // Another tenant sees no such session.
     client

@@ -357,5 +357,66 @@ async fn pages_carry_a_strict_csp_and_assets_are_cached_for_good() {
         .await
         .unwrap();
     assert_eq!(stale.status(), StatusCode::NOT_FOUND);
-    let _ = json!({});
+}
+
+#[tokio::test]
+async fn settings_change_for_admins_only_and_errors_show_by_the_field() {
+    let app = TestApp::spawn().await;
+    let admin = login(&app, &app.token).await;
+    let (_, html) = page(&app, &admin, "/ui/settings").await;
+    let csrf = csrf_of(&html);
+    let bad = post_form(
+        &app,
+        &admin,
+        "/ui/settings",
+        &[("anomaly_threshold", "1.5"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(
+            r#"<p id="threshold-error" class="field-error" role="alert">must be above 0 and at most 1</p>"#
+        ),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="1.5""#));
+    let before = app.get_ok("/v1/settings").await["anomaly_threshold"].clone();
+    assert_ne!(before, json!(0.7));
+
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let write = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Write,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let writer = login(&app, &write).await;
+    let (_, html) = page(&app, &writer, "/ui/settings").await;
+    assert!(
+        !html.contains(r#"name="anomaly_threshold""#),
+        "no form for write: {html}"
+    );
+    let refused = post_form(
+        &app,
+        &writer,
+        "/ui/settings",
+        &[("anomaly_threshold", "0.7"), ("csrf", &csrf_of(&html))],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_ok("/v1/settings").await["anomaly_threshold"], before);
+
+    let saved = post_form(
+        &app,
+        &admin,
+        "/ui/settings",
+        &[("anomaly_threshold", "0.7"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_ok("/v1/settings").await["anomaly_threshold"], 0.7);
 }
