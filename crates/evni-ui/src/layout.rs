@@ -30,6 +30,7 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
 pub enum Nav {
     Overview,
     Sessions,
+    Stations,
     Settings,
 }
 
@@ -55,6 +56,7 @@ impl Chrome {
         let links = [
             (Nav::Overview, "/ui/", "Overview"),
             (Nav::Sessions, "/ui/sessions", "Sessions"),
+            (Nav::Stations, "/ui/stations", "Stations"),
             (Nav::Settings, "/ui/settings", "Settings"),
         ];
         Self {

@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
             "/ui/settings",
             get(pages::settings::page).post(pages::settings::save),
         )
+        .route("/ui/stations", get(pages::stations::list))
+        .route("/ui/stations/{station_id}", get(pages::stations::detail))
         .route("/ui/static/{name}", get(assets::serve))
         // The API's router keeps the fallback; unknown dashboard paths get a page.
         .route("/ui/{*rest}", any(not_found))

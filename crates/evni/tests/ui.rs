@@ -289,6 +289,18 @@ async fn the_dashboard_in_chromium() {
     screenshot(&client, "session-phone").await;
     client.set_window_size(1280, 800).await.unwrap();
 
+    client.goto(&app.url("/ui/stations")).await.unwrap();
+    assert!(text(&client, "table").await.contains("CP-NL-AMS-0042"));
+    screenshot(&client, "stations").await;
+    assert_clean_console(&client, "stations").await;
+    client
+        .goto(&app.url("/ui/stations/CP-NL-AMS-0042"))
+        .await
+        .unwrap();
+    assert!(text(&client, "main").await.contains("KWH_DECREASE: 1"));
+    screenshot(&client, "station").await;
+    assert_clean_console(&client, "station").await;
+
     client.goto(&app.url("/ui/settings")).await.unwrap();
     assert!(text(&client, "main").await.contains("Anomaly threshold"));
     screenshot(&client, "settings").await;

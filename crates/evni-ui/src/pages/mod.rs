@@ -6,6 +6,7 @@ pub mod overview;
 pub mod session;
 pub mod sessions;
 pub mod settings;
+pub mod stations;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};

@@ -420,3 +420,36 @@ async fn settings_change_for_admins_only_and_errors_show_by_the_field() {
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_ok("/v1/settings").await["anomaly_threshold"], 0.7);
 }
+
+#[tokio::test]
+async fn stations_list_their_counts_and_another_tenants_station_is_not_found() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("s-1", "CP-1")).await).await;
+    json_ok(
+        app.post(
+            "/v1/sessions",
+            &session("s-2", "CP-1", steady_charge(30, 7.0, 10.0)),
+        )
+        .await,
+    )
+    .await;
+    let cookie = login(&app, &app.token).await;
+    let (status, html) = page(&app, &cookie, "/ui/stations").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<a href="/ui/stations/CP-1">CP-1</a>"#), "{html}");
+    let (status, html) = page(&app, &cookie, "/ui/stations/CP-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("KWH_DECREASE: 1"), "connector categories: {html}");
+    // SHADE runs on change in the background: judged or not yet, either shows.
+    assert!(
+        html.contains(r#"<dd id="health"><span class="badge normal">healthy</span>"#)
+            || html.contains(r#"<dd id="health">not judged yet"#),
+        "{html}"
+    );
+
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (status, _) = page(&app, &other, "/ui/stations/CP-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = page(&app, &other, "/ui/stations").await;
+    assert!(!list.contains("CP-1"), "{list}");
+}
