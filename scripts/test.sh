@@ -16,6 +16,9 @@
 #   EVNI_TEST_SCHEMATHESIS=1               lets scripts/schemathesis.sh install
 #                                          schemathesis (pip, in a venv) and
 #                                          run it, bounded, with a token.
+# The dashboard's browser tests (crates/evni/tests/ui.rs) run when
+#   EVNI_TEST_BROWSER=1                    lets scripts/chromium.sh install
+#                                          headless Chromium and its driver.
 # Arguments go to every cargo test run, e.g. scripts/test.sh some_test_name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +26,11 @@ cd "$(dirname "$0")/.."
 PG_URL=${EVNI_TEST_DATABASE_URL:-}
 if [[ -z $PG_URL && ${EVNI_TEST_POSTGRES:-0} == 1 ]]; then
   PG_URL=$(scripts/postgres.sh | tail -n 1)
+fi
+
+if [[ ${EVNI_TEST_BROWSER:-0} == 1 ]]; then
+  CHROMEDRIVER=$(scripts/chromium.sh | tail -n 1)
+  export CHROMEDRIVER EVNI_TEST_BROWSER
 fi
 
 echo "== tests on SQLite"

@@ -75,6 +75,9 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     verified: quick_cache::sync::Cache<String, Grant>,
+    /// Key of [`JwtKeys::tag`], derived from the secret so every API process
+    /// of one deployment agrees on it.
+    tag_key: [u8; 32],
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -89,7 +92,31 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
+            tag_key: derive_tag_key(secret),
         }
+    }
+
+    /// An unforgeable tag of `message` for `purpose` (e.g. the dashboard's
+    /// CSRF tokens), base64url; tags of different purposes never collide.
+    pub fn tag(&self, purpose: &str, message: &[u8]) -> String {
+        use base64::Engine as _;
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(&self.tag_key).expect("any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` is [`JwtKeys::tag`] of `message`, compared in constant time.
+    pub fn check_tag(&self, purpose: &str, message: &[u8], tag: &str) -> bool {
+        let expected = self.tag(purpose, message);
+        expected.len() == tag.len()
+            && expected
+                .bytes()
+                .zip(tag.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 
     /// Issues a token for `tenant` valid for `ttl`.
@@ -164,6 +191,14 @@ impl JwtKeys {
                 _ => ApiError::Unauthorized("invalid bearer token".into()),
             })
     }
+}
+
+/// A key for tags, separate from the signing key itself.
+fn derive_tag_key(secret: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(secret).expect("any key length");
+    mac.update(b"evni tag key");
+    mac.finalize().into_bytes().into()
 }
 
 /// The caller: its tenant and what its token may do.
@@ -261,6 +296,16 @@ mod tests {
         );
         assert!(keys.grant(&token).is_ok(), "the token itself is still valid");
         assert!(keys.verified.get(&token).unwrap().exp > chrono::Utc::now().timestamp());
+    }
+
+    #[test]
+    fn a_tag_holds_only_for_its_message_and_purpose() {
+        let keys = JwtKeys::from_secret(&[1u8; 32]);
+        let tag = keys.tag("csrf", b"session");
+        assert!(keys.check_tag("csrf", b"session", &tag));
+        assert!(!keys.check_tag("csrf", b"other", &tag));
+        assert!(!keys.check_tag("link", b"session", &tag));
+        assert!(!JwtKeys::from_secret(&[2u8; 32]).check_tag("csrf", b"session", &tag));
     }
 
     #[test]

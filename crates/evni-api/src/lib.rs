@@ -3,17 +3,17 @@
 mod access;
 mod auth;
 mod body;
-mod dto;
+pub mod dto;
 mod error;
 mod explain;
-mod json;
+pub mod json;
 pub mod metrics;
 pub mod observe;
 mod openapi;
-mod path;
+pub mod path;
 mod query;
 mod requests;
-mod routes;
+pub mod routes;
 mod server;
 
 use std::sync::Arc;
@@ -23,6 +23,8 @@ use evni_engine::Engine;
 
 pub use access::AccessList;
 pub use auth::{JwtKeys, Scope};
+// The dashboard (evni-ui) authenticates with the same keys and calls the same handlers.
+pub use auth::{Caller, Claims};
 pub use error::ApiError;
 pub use explain::{ExplainConfig, Explainer, LlmConfig, DEFAULT_LLM_TIMEOUT};
 pub use metrics::MetricsConfig;

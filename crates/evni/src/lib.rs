@@ -101,7 +101,8 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
 
 impl App {
     pub fn router(&self) -> axum::Router {
-        evni_api::router(self.state.clone())
+        // The management dashboard under /ui/ beside the API.
+        evni_ui::router(self.state.clone()).merge(evni_api::router(self.state.clone()))
     }
 
     /// Serves the API on `listener`, with the configured job workers beside

@@ -14,6 +14,7 @@ mod production;
 mod restart;
 mod sessions;
 mod stations;
+mod ui;
 mod validation;
 mod webhooks;
 mod webhooks_tls;

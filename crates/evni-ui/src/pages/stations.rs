@@ -1,0 +1,168 @@
+//! /ui/stations and /ui/stations/{id}: stations with their anomaly counts,
+//! SHADE health, connectors and SHADE anomaly history, from the API's own
+//! handlers.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use evni_api::dto::{StationConnectorItem, StationListItem};
+use evni_api::path::Path;
+use evni_api::routes::{health, stations};
+use evni_api::{ApiError, AppState};
+
+use crate::error::{encode_component, UiError};
+use crate::layout::{Chrome, Nav};
+use crate::session::Ui;
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "—".into())
+}
+
+struct StationRow {
+    href: String,
+    station: String,
+    total: u64,
+    anomalous: u64,
+    max_score: String,
+    last_anomaly: String,
+}
+
+impl From<StationListItem> for StationRow {
+    fn from(s: StationListItem) -> Self {
+        Self {
+            href: format!("/ui/stations/{}", encode_component(&s.external_station_id)),
+            station: s.external_station_id,
+            total: s.total_sessions,
+            anomalous: s.anomalous_sessions,
+            max_score: s.max_anomaly_score.map(|v| format!("{v:.2}")).unwrap_or_default(),
+            last_anomaly: when(s.last_anomaly_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "stations.html")]
+struct StationsPage {
+    chrome: Chrome,
+    rows: Vec<StationRow>,
+    total: u64,
+    page: u32,
+    pages: u64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// GET /ui/stations
+pub async fn list(
+    State(state): State<AppState>,
+    ui: Ui,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    let query: HashMap<String, String> = raw
+        .into_iter()
+        .filter(|(k, v)| k == "page" && !v.is_empty())
+        .collect();
+    let list = stations::list(State(state), ui.caller.clone(), Query(query))
+        .await?
+        .0;
+    let pages = list.total.div_ceil(u64::from(list.page_size.max(1))).max(1);
+    let page = StationsPage {
+        chrome: Chrome::new(&ui, Nav::Stations),
+        total: list.total,
+        page: list.page,
+        pages,
+        prev: (list.page > 1).then(|| format!("/ui/stations?page={}", list.page - 1)),
+        next: (u64::from(list.page) < pages).then(|| format!("/ui/stations?page={}", list.page + 1)),
+        rows: list.items.into_iter().map(StationRow::from).collect(),
+    };
+    super::render(&page)
+}
+
+struct HistoryRow {
+    analyzed_at: String,
+    score: String,
+    kind: String,
+}
+
+#[derive(Template)]
+#[template(path = "station.html")]
+struct StationPage {
+    chrome: Chrome,
+    station: String,
+    sessions_href: String,
+    total: u64,
+    anomalous: u64,
+    metadata: String,
+    connectors: Vec<StationConnectorItem>,
+    /// SHADE's latest judgement; None before its first run.
+    health: Option<Health>,
+    history: Vec<HistoryRow>,
+}
+
+struct Health {
+    healthy: bool,
+    score: String,
+    kind: String,
+    at: String,
+}
+
+fn anomaly_type(details: &serde_json::Value) -> String {
+    details["anomaly_type"].as_str().unwrap_or("—").to_string()
+}
+
+/// GET /ui/stations/{id}
+pub async fn detail(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let caller = ui.caller.clone();
+    let station = stations::detail(State(state.clone()), caller.clone(), Path(id.clone()))
+        .await?
+        .0;
+    let connectors = stations::connectors(State(state.clone()), caller.clone(), Path(id.clone()))
+        .await?
+        .0;
+    let health = match health::inference(State(state.clone()), caller.clone(), Path(id.clone())).await {
+        Ok(i) => Some(Health {
+            healthy: !i.0.is_anomaly,
+            score: format!("{:.2}", i.0.anomaly_score),
+            kind: anomaly_type(&i.0.detection_details),
+            at: when(Some(i.0.analyzed_at)),
+        }),
+        Err(ApiError::NotFound(_)) => None,
+        Err(other) => return Err(other.into()),
+    };
+    let history = health::anomalies(State(state), caller, Path(id), Query(HashMap::new()))
+        .await?
+        .0
+        .items
+        .into_iter()
+        .map(|a| HistoryRow {
+            analyzed_at: when(Some(a.analyzed_at)),
+            score: format!("{:.2}", a.anomaly_score),
+            kind: anomaly_type(&a.detection_details),
+        })
+        .collect();
+    let page = StationPage {
+        chrome: Chrome::new(&ui, Nav::Stations),
+        sessions_href: format!(
+            "/ui/sessions?charging_station_id={}",
+            encode_component(&station.external_station_id)
+        ),
+        station: station.external_station_id,
+        total: station.total_sessions,
+        anomalous: station.anomalous_sessions,
+        metadata: station
+            .metadata
+            .map(|m| serde_json::to_string_pretty(&m).unwrap_or_default())
+            .unwrap_or_default(),
+        connectors: connectors.connectors,
+        health,
+        history,
+    };
+    super::render(&page)
+}

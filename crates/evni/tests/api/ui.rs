@@ -1,0 +1,455 @@
+//! The dashboard over HTTP (no browser): login cookie, CSRF, tenancy,
+//! scopes and form errors. tests/ui.rs drives the same pages in Chromium.
+
+use reqwest::{header, redirect, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// A client that keeps redirects and cookies in the test's hands.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of hidden input `csrf` in a page.
+fn csrf_of(html: &str) -> String {
+    let start = html
+        .find(r#"name="csrf" value=""#)
+        .expect("page has a csrf field")
+        + 19;
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+/// `name=value` of the Set-Cookie header for cookie `name`.
+fn set_cookie<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+fn pair(cookie: &str) -> String {
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// Logs in with `token` as a browser would; returns the session cookie pair.
+async fn login(app: &TestApp, token: &str) -> String {
+    let (response, _) = login_response(app, token, &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    pair(set_cookie(&response, "evni_session").expect("session cookie set"))
+}
+
+async fn login_response(app: &TestApp, token: &str, extra: &[(&str, &str)]) -> (reqwest::Response, String) {
+    let client = browser();
+    let form = client.get(app.url("/ui/login")).send().await.unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let nonce = pair(set_cookie(&form, "evni_login").expect("login nonce cookie"));
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let mut request = client
+        .post(app.url("/ui/login"))
+        .header(header::COOKIE, nonce)
+        .form(&[("token", token), ("csrf", csrf.as_str())]);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    (request.send().await.unwrap(), csrf)
+}
+
+async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+    let response = browser()
+        .get(app.url(path))
+        .header(header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    browser()
+        .post(app.url(path))
+        .header(header::COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A session with KWH_DECREASE: the register falls by 2 kWh at minute 61.
+fn decreasing(id: &str, station: &str) -> Value {
+    let mut values = steady_charge(60, 11.0, 48213.7);
+    values.push(kwh(61, 48213.7 + 11.0 - 2.0));
+    session(id, station, values)
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_http_only_cookie_that_ends_with_the_token() {
+    let app = TestApp::spawn().await;
+    let (response, _) = login_response(&app, &app.token, &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/ui/");
+    let cookie = set_cookie(&response, "evni_session").unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    // The helper's tokens live an hour: the cookie not longer.
+    let max_age: i64 = cookie
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3500..=3600).contains(&max_age), "{cookie}");
+
+    let (over_https, _) = login_response(&app, &app.token, &[("x-forwarded-proto", "https")]).await;
+    assert!(set_cookie(&over_https, "evni_session")
+        .unwrap()
+        .contains("; Secure"));
+
+    let (status, html) = page(&app, &pair(cookie), "/ui/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Overview") && html.contains("acme"), "{html}");
+}
+
+#[tokio::test]
+async fn pages_without_a_session_lead_to_the_login_page_and_back() {
+    let app = TestApp::spawn().await;
+    let response = browser()
+        .get(app.url("/ui/sessions?page=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/ui/login?next=/ui/sessions%3Fpage%3D2"
+    );
+    let root = browser().get(app.url("/")).send().await.unwrap();
+    assert_eq!(root.headers()[header::LOCATION], "/ui/");
+    // An expired or foreign token is no session either.
+    let (status, _) = page(&app, "evni_session=not-a-token", "/ui/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_bad_token_is_shown_next_to_the_field_and_sets_no_cookie() {
+    let app = TestApp::spawn().await;
+    let (response, _) = login_response(&app, "nonsense", &[]).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&response, "evni_session").is_none());
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="token-error""#) && html.contains("invalid bearer token"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_login_without_its_csrf_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let response = browser()
+        .post(app.url("/ui/login"))
+        .form(&[("token", app.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&response, "evni_session").is_none());
+}
+
+#[tokio::test]
+async fn feedback_needs_the_csrf_token_and_then_sets_is_incident() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("s-1", "CP-1")).await).await;
+    let cookie = login(&app, &app.token).await;
+    let (status, html) = page(&app, &cookie, "/ui/sessions/s-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("KWH_DECREASE"), "{html}");
+    let csrf = csrf_of(&html);
+
+    for forged in ["", "forged", &csrf[1..]] {
+        let mut form = vec![("label", "incident")];
+        if !forged.is_empty() {
+            form.push(("csrf", forged));
+        }
+        let refused = post_form(&app, &cookie, "/ui/sessions/s-1/feedback", &form).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.get_ok("/v1/sessions/s-1").await["is_incident"], false);
+
+    // Another session's CSRF token is not this one's.
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (_, other_html) = page(&app, &other, "/ui/").await;
+    let foreign = post_form(
+        &app,
+        &cookie,
+        "/ui/sessions/s-1/feedback",
+        &[("label", "incident"), ("csrf", &csrf_of(&other_html))],
+    )
+    .await;
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+
+    let done = post_form(
+        &app,
+        &cookie,
+        "/ui/sessions/s-1/feedback",
+        &[
+            ("label", "incident"),
+            ("comment", "meter swapped"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_ok("/v1/sessions/s-1").await["is_incident"], true);
+    let (_, html) = page(&app, &cookie, "/ui/sessions/s-1?feedback=incident").await;
+    assert!(html.contains("Feedback recorded: incident."), "{html}");
+}
+
+#[tokio::test]
+async fn a_rejected_feedback_form_shows_the_api_error_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("s-1", "CP-1")).await).await;
+    let cookie = login(&app, &app.token).await;
+    let (_, html) = page(&app, &cookie, "/ui/sessions/s-1").await;
+    let csrf = csrf_of(&html);
+    let long = "x".repeat(2001);
+    let response = post_form(
+        &app,
+        &cookie,
+        "/ui/sessions/s-1/feedback",
+        &[("label", "incident"), ("comment", &long), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(
+            r#"<p id="comment-error" class="field-error" role="alert">longer than 2000 characters</p>"#
+        ),
+        "{html}"
+    );
+    assert_eq!(app.get_ok("/v1/sessions/s-1").await["is_incident"], false);
+}
+
+#[tokio::test]
+async fn another_tenants_session_page_is_not_found() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("s-1", "CP-1")).await).await;
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (status, html) = page(&app, &other, "/ui/sessions/s-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("request id"), "{html}");
+    let (_, list) = page(&app, &other, "/ui/sessions").await;
+    assert!(!list.contains("s-1"), "{list}");
+}
+
+#[tokio::test]
+async fn a_read_token_sees_sessions_but_cannot_give_feedback() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("s-1", "CP-1")).await).await;
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let read = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Read,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let cookie = login(&app, &read).await;
+    let (status, html) = page(&app, &cookie, "/ui/sessions/s-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("/feedback\""), "no feedback form for read: {html}");
+    let refused = post_form(
+        &app,
+        &cookie,
+        "/ui/sessions/s-1/feedback",
+        &[("label", "incident"), ("csrf", &csrf_of(&html))],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_ok("/v1/sessions/s-1").await["is_incident"], false);
+}
+
+#[tokio::test]
+async fn the_sessions_list_filters_pages_and_shows_filter_errors_by_field() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("bad-1", "CP-1")).await).await;
+    for i in 0..25 {
+        let id = format!("ok-{i:02}");
+        json_ok(
+            app.post(
+                "/v1/sessions",
+                &session(&id, "CP-2", steady_charge(30, 7.0, 100.0)),
+            )
+            .await,
+        )
+        .await;
+    }
+    let cookie = login(&app, &app.token).await;
+    let (status, html) = page(&app, &cookie, "/ui/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("26 session(s) · page 1 of 2"), "{html}");
+    assert!(html.contains(r#"rel="next""#));
+    let (_, html) = page(&app, &cookie, "/ui/sessions?is_anomaly=true&charging_station_id=").await;
+    assert!(
+        html.contains("1 session(s)") && html.contains("bad-1") && !html.contains("ok-01"),
+        "{html}"
+    );
+    let (status, html) = page(&app, &cookie, "/ui/sessions?date_from=yesterday").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"<p id="e-from" class="field-error">"#), "{html}");
+    assert!(html.contains(r#"value="yesterday""#));
+}
+
+#[tokio::test]
+async fn logout_needs_the_csrf_token_and_clears_the_cookie() {
+    let app = TestApp::spawn().await;
+    let cookie = login(&app, &app.token).await;
+    let refused = post_form(&app, &cookie, "/ui/logout", &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, html) = page(&app, &cookie, "/ui/").await;
+    let out = post_form(&app, &cookie, "/ui/logout", &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(&out, "evni_session").unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn pages_carry_a_strict_csp_and_assets_are_cached_for_good() {
+    let app = TestApp::spawn().await;
+    let cookie = login(&app, &app.token).await;
+    let response = browser()
+        .get(app.url("/ui/"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let html = response.text().await.unwrap();
+    assert!(!html.contains("<script>"), "no inline script");
+    let start = html.find("/ui/static/app.").unwrap();
+    let href = &html[start..start + html[start..].find('"').unwrap()];
+    let asset = browser().get(app.url(href)).send().await.unwrap();
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert!(asset.headers()[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let stale = browser()
+        .get(app.url("/ui/static/app.0000000000.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn settings_change_for_admins_only_and_errors_show_by_the_field() {
+    let app = TestApp::spawn().await;
+    let admin = login(&app, &app.token).await;
+    let (_, html) = page(&app, &admin, "/ui/settings").await;
+    let csrf = csrf_of(&html);
+    let bad = post_form(
+        &app,
+        &admin,
+        "/ui/settings",
+        &[("anomaly_threshold", "1.5"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(
+            r#"<p id="threshold-error" class="field-error" role="alert">must be above 0 and at most 1</p>"#
+        ),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="1.5""#));
+    let before = app.get_ok("/v1/settings").await["anomaly_threshold"].clone();
+    assert_ne!(before, json!(0.7));
+
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let write = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Write,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let writer = login(&app, &write).await;
+    let (_, html) = page(&app, &writer, "/ui/settings").await;
+    assert!(
+        !html.contains(r#"name="anomaly_threshold""#),
+        "no form for write: {html}"
+    );
+    let refused = post_form(
+        &app,
+        &writer,
+        "/ui/settings",
+        &[("anomaly_threshold", "0.7"), ("csrf", &csrf_of(&html))],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_ok("/v1/settings").await["anomaly_threshold"], before);
+
+    let saved = post_form(
+        &app,
+        &admin,
+        "/ui/settings",
+        &[("anomaly_threshold", "0.7"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_ok("/v1/settings").await["anomaly_threshold"], 0.7);
+}
+
+#[tokio::test]
+async fn stations_list_their_counts_and_another_tenants_station_is_not_found() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("s-1", "CP-1")).await).await;
+    json_ok(
+        app.post(
+            "/v1/sessions",
+            &session("s-2", "CP-1", steady_charge(30, 7.0, 10.0)),
+        )
+        .await,
+    )
+    .await;
+    let cookie = login(&app, &app.token).await;
+    let (status, html) = page(&app, &cookie, "/ui/stations").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<a href="/ui/stations/CP-1">CP-1</a>"#), "{html}");
+    let (status, html) = page(&app, &cookie, "/ui/stations/CP-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("KWH_DECREASE: 1"), "connector categories: {html}");
+    // SHADE runs on change in the background: judged or not yet, either shows.
+    assert!(
+        html.contains(r#"<dd id="health"><span class="badge normal">healthy</span>"#)
+            || html.contains(r#"<dd id="health">not judged yet"#),
+        "{html}"
+    );
+
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (status, _) = page(&app, &other, "/ui/stations/CP-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = page(&app, &other, "/ui/stations").await;
+    assert!(!list.contains("CP-1"), "{list}");
+}

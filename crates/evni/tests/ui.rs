@@ -1,0 +1,325 @@
+//! The dashboard in a real browser: headless Chromium driven over WebDriver
+//! (fantoccini + chromedriver from Debian, installed by scripts/chromium.sh).
+//! Runs when EVNI_TEST_BROWSER=1 (scripts/test.sh sets it when asked; CI
+//! does); CHROMEDRIVER names the driver, default `chromedriver` on PATH.
+//! Every page is saved as a screenshot under target/ui-screenshots/.
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use helpers::*;
+use serde_json::{json, Value};
+
+fn enabled() -> bool {
+    if std::env::var("EVNI_TEST_BROWSER").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("browser tests skipped: set EVNI_TEST_BROWSER=1 (scripts/chromium.sh installs Chromium)");
+    false
+}
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let child = Command::new(&program)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program} (scripts/chromium.sh installs it): {e}"));
+    // Owned at once, so a failure below still stops it.
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not listen on port {port}");
+}
+
+async fn browser(driver: &Driver, width: u32, height: u32) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        format!("--window-size={width},{height}")]}),
+    );
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    // The driver is plain http; rustls still wants one provider chosen.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("WebDriver session")
+}
+
+/// chromedriver's browser console log since the last call.
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    }
+}
+
+/// Fails on any console message of level SEVERE (errors, CSP violations,
+/// failed loads) since the last check.
+async fn assert_clean_console(client: &Client, page: &str) {
+    let log = client.issue_cmd(ConsoleLog).await.expect("console log");
+    let errors: Vec<&Value> = log
+        .as_array()
+        .map(|entries| entries.iter().filter(|e| e["level"] == "SEVERE").collect())
+        .unwrap_or_default();
+    assert!(errors.is_empty(), "console errors on {page}: {errors:#?}");
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn login(client: &Client, app: &TestApp, token: &str) {
+    client.goto(&app.url("/ui/login")).await.unwrap();
+    let form = client
+        .form(Locator::Css("form[action='/ui/login']"))
+        .await
+        .unwrap();
+    form.set_by_name("token", token).await.unwrap();
+    form.submit().await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("nav[aria-label='Main']"))
+        .await
+        .unwrap();
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// 11 kW for an hour, then the register falls by 2 kWh: KWH_DECREASE.
+fn decreasing(id: &str, station: &str) -> Value {
+    let mut values = steady_charge(60, 11.0, 48213.7);
+    values.push(kwh(61, 48213.7 + 11.0 - 2.0));
+    for m in (0..=60).step_by(5) {
+        values.push(mv(m, "Power.Active.Import", "kW", 11.0));
+        values.push(mv(m, "SoC", "Percent", 20.0 + m as f64 * 0.6));
+    }
+    session(id, station, values)
+}
+
+#[tokio::test]
+async fn the_dashboard_in_chromium() {
+    if !enabled() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    json_ok(
+        app.post("/v1/sessions", &decreasing("sess-kwh-down", "CP-NL-AMS-0042"))
+            .await,
+    )
+    .await;
+    for i in 0..12 {
+        let id = format!("sess-{i:03}");
+        let station = format!("CP-NL-AMS-{:04}", 40 + i % 4);
+        json_ok(
+            app.post(
+                "/v1/sessions",
+                &session(&id, &station, steady_charge(45, 7.4, 1000.0 + i as f64)),
+            )
+            .await,
+        )
+        .await;
+    }
+    let driver = driver().await;
+    let client = browser(&driver, 1280, 800).await;
+
+    // Log in with a token.
+    client.goto(&app.url("/ui/")).await.unwrap();
+    assert!(client.current_url().await.unwrap().path().ends_with("/ui/login"));
+    screenshot(&client, "login").await;
+    assert_clean_console(&client, "login").await;
+    login(&client, &app, &app.token).await;
+    assert_eq!(client.current_url().await.unwrap().path(), "/ui/");
+    assert!(
+        text(&client, ".stats").await.contains("13"),
+        "13 sessions on the overview"
+    );
+    screenshot(&client, "overview").await;
+    assert_clean_console(&client, "overview").await;
+
+    // The sessions list shows the posted sessions.
+    client.goto(&app.url("/ui/sessions")).await.unwrap();
+    let table = text(&client, "table").await;
+    assert!(
+        table.contains("sess-kwh-down") && table.contains("sess-011"),
+        "{table}"
+    );
+    screenshot(&client, "sessions").await;
+    assert_clean_console(&client, "sessions").await;
+
+    // The KWH_DECREASE session: chart drawn with its anomaly range.
+    client
+        .find(Locator::LinkText("sess-kwh-down"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let chart = client
+        .wait()
+        .for_element(Locator::Css("#chart[data-drawn='true']"))
+        .await
+        .expect("chart drawn");
+    assert_eq!(
+        chart.attr("data-anomaly-ranges").await.unwrap().as_deref(),
+        Some("1")
+    );
+    client
+        .find(Locator::Css("#chart canvas"))
+        .await
+        .expect("uPlot canvas");
+    assert!(text(&client, "#anomalies").await.contains("KWH_DECREASE"));
+    screenshot(&client, "session").await;
+    assert_clean_console(&client, "session").await;
+
+    // Explain, then feedback: the click sets is_incident as the API reports it.
+    client
+        .find(Locator::Css("button[value='explain']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&client, "#answer").await.contains("KWH_DECREASE"));
+    client
+        .find(Locator::Id("feedback-incident"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&client, ".notice").await, "Feedback recorded: incident.");
+    assert_eq!(text(&client, "#is-incident").await, "yes");
+    assert_eq!(
+        app.get_ok("/v1/sessions/sess-kwh-down").await["is_incident"],
+        true
+    );
+    assert_clean_console(&client, "session after feedback").await;
+
+    // A form posted without its CSRF token is refused and changes nothing.
+    client
+        .execute(
+            "document.querySelector(\"form[action$='/feedback'] input[name=csrf]\").remove();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("feedback-normal"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&client, "h1").await, "Form expired");
+    // The 403 itself is the one expected console error.
+    client.issue_cmd(ConsoleLog).await.unwrap();
+    assert_eq!(
+        app.get_ok("/v1/sessions/sess-kwh-down").await["is_incident"],
+        true
+    );
+
+    // At phone width the session page still reads (screenshot to look at).
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&app.url("/ui/sessions/sess-kwh-down")).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#chart[data-drawn='true']"))
+        .await
+        .unwrap();
+    screenshot(&client, "session-phone").await;
+    client.set_window_size(1280, 800).await.unwrap();
+
+    client.goto(&app.url("/ui/stations")).await.unwrap();
+    assert!(text(&client, "table").await.contains("CP-NL-AMS-0042"));
+    screenshot(&client, "stations").await;
+    assert_clean_console(&client, "stations").await;
+    client
+        .goto(&app.url("/ui/stations/CP-NL-AMS-0042"))
+        .await
+        .unwrap();
+    assert!(text(&client, "main").await.contains("KWH_DECREASE: 1"));
+    screenshot(&client, "station").await;
+    assert_clean_console(&client, "station").await;
+
+    client.goto(&app.url("/ui/settings")).await.unwrap();
+    assert!(text(&client, "main").await.contains("Anomaly threshold"));
+    screenshot(&client, "settings").await;
+    assert_clean_console(&client, "settings").await;
+
+    // Another tenant sees no such session.
+    client
+        .find(Locator::Css("form[action='/ui/logout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.wait().for_element(Locator::Id("token")).await.unwrap();
+    let other = app.new_tenant("other").await;
+    login(&client, &app, &other).await;
+    client.goto(&app.url("/ui/sessions/sess-kwh-down")).await.unwrap();
+    assert_eq!(text(&client, "h1").await, "Not found");
+    screenshot(&client, "not-found").await;
+
+    client.close().await.unwrap();
+}
