@@ -53,6 +53,8 @@ pub struct AppState {
     pub health: Arc<evni_health::Health>,
     /// The model registry: records, artifacts, each tenant's active model.
     pub models: Arc<evni_engine::registry::ModelRegistry>,
+    /// Native OCPP: frames of door 1 and the proxy's tap, one mapping.
+    pub ocpp: Arc<evni_ocpp::Ingest>,
 }
 
 /// The whole API as an axum router.

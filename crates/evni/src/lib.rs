@@ -68,10 +68,12 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
     .with_registry(models.clone());
     let health = evni_health::Health::new(engine.store().clone(), config.health_config()?)
         .context("building the webhook client")?;
+    let engine = Arc::new(engine);
     let state = AppState {
+        ocpp: Arc::new(evni_ocpp::Ingest::new(engine.clone())),
         models,
         health: Arc::new(health),
-        engine: Arc::new(engine),
+        engine,
         keys: Arc::new(JwtKeys::from_secret(&secret)),
         explain: Arc::new(evni_api::Explainer::new(config.explain_config()?)),
         limits: Limits {

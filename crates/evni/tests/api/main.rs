@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod meta;
 mod models;
+mod ocpp;
 mod restart;
 mod sessions;
 mod stations;
