@@ -80,6 +80,10 @@ impl Ingest {
         }
     }
 
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// Maps every frame first: one malformed frame refuses the whole request
     /// (422 naming `frames[i]` and the field) and nothing is kept. Then
     /// applies the operations in order.

@@ -6,12 +6,16 @@
 //! - [`mapping`]: frames into session and station operations, sharing the
 //!   meter value validation of the REST API;
 //! - [`ingest`]: operations applied through the same engine commands as
-//!   `POST /v1/sessions`.
+//!   `POST /v1/sessions`;
+//! - [`proxy`] and [`tap`]: door 2, a transparent OCPP-J WebSocket proxy
+//!   whose frames are copied, through a bounded queue, into the same mapping.
 
 pub mod frame;
 pub mod ingest;
 pub mod mapping;
 pub mod messages;
+pub mod proxy;
+pub mod tap;
 
 pub use frame::{Frame, Version};
 pub use ingest::{Ingest, IngestError, Outcome};

@@ -65,6 +65,8 @@ pub struct Config {
     /// Object store of model artifacts and training uploads: unset is
     /// `file://<data_dir>/objects`; `s3://bucket/prefix` needs the `s3` feature.
     pub object_store_url: Option<String>,
+    /// Native OCPP door 2: the WebSocket proxy (`[ocpp]`, `EVNI_OCPP_*`).
+    pub ocpp: crate::ocpp::OcppConfig,
 }
 
 impl Default for Config {
@@ -96,6 +98,7 @@ impl Default for Config {
             log: "info".into(),
             tls_ca_file: None,
             object_store_url: None,
+            ocpp: Default::default(),
         }
     }
 }
@@ -132,6 +135,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("object_store_url", &self.object_store_url)
+            .field("ocpp", &self.ocpp)
             .finish()
     }
 }
@@ -229,6 +233,7 @@ impl Config {
         if let Some(v) = env("EVNI_OBJECT_STORE_URL") {
             config.object_store_url = Some(v).filter(|v| !v.is_empty());
         }
+        config.ocpp.from_env(&env)?;
         config.validate()?;
         Ok(config)
     }
@@ -263,6 +268,7 @@ impl Config {
         self.validate_explain()?;
         self.explain_config()?;
         self.health_config()?;
+        self.ocpp.validate()?;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod config;
 mod keys;
+pub mod ocpp;
 mod registry;
 
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub struct App {
     pub state: AppState,
     /// Job workers started beside the API by [`App::run`].
     workers: usize,
+    /// The OCPP proxy started beside the API by [`App::run`], if configured.
+    ocpp: ocpp::OcppConfig,
 }
 
 /// Opens (creating and migrating) the store named by `config`: PostgreSQL
@@ -86,6 +89,7 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
     Ok(App {
         state,
         workers: config.workers,
+        ocpp: config.ocpp.clone(),
     })
 }
 
@@ -105,6 +109,7 @@ impl App {
         let workers = self.spawn_workers(self.workers, &stopped);
         // Station health: scheduled and on-change SHADE runs, webhook deliveries.
         let health = self.state.health.spawn(stopped.clone());
+        let ocpp = ocpp::spawn(&self.state, &self.ocpp, stopped.clone()).await?;
         let router = self.router();
         let mut http_stopped = stopped.clone();
         let served = evni_api::serve(listener, router, async move {
@@ -115,7 +120,7 @@ impl App {
             let _ = stop.send(true);
         };
         let (served, ()) = tokio::join!(served, signal);
-        for worker in workers.into_iter().chain(health) {
+        for worker in workers.into_iter().chain(health).chain(ocpp) {
             let _ = worker.await;
         }
         served.context("serving HTTP")
