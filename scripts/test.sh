@@ -12,6 +12,10 @@
 # S3-compatible server (a build with `--features s3`) when
 #   EVNI_TEST_S3=1                         lets scripts/s3-mock.sh install
 #                                          (pip) and start a local one.
+# Native OCPP runs with a real OCPP implementation (the `ocpp` package from
+# PyPI as charge point and CSMS, through evni's proxy) when
+#   EVNI_TEST_OCPP=1                       lets scripts/ocpp-venv.sh create
+#                                          its virtual environment (pip).
 # Arguments go to every cargo test run, e.g. scripts/test.sh some_test_name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +44,11 @@ if [[ ${EVNI_TEST_S3:-0} == 1 ]]; then
     cargo test -p evni-store --features s3 --test objects_s3
 else
   echo "== S3 skipped: set EVNI_TEST_S3=1 to run the object store tests on a local S3 server too"
+fi
+
+if [[ ${EVNI_TEST_OCPP:-0} == 1 ]]; then
+  echo "== OCPP with the Python ocpp package (charge points and CSMS through the proxy)"
+  EVNI_TEST_OCPP_PYTHON=$(scripts/ocpp-venv.sh | tail -n 1) cargo test -p evni --test api ocpp_python "$@"
+else
+  echo "== OCPP package tests skipped: set EVNI_TEST_OCPP=1 to run them"
 fi

@@ -11,6 +11,7 @@ mod helpers;
 mod meta;
 mod models;
 mod ocpp;
+mod ocpp_python;
 mod restart;
 mod sessions;
 mod stations;
