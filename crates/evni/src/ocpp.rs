@@ -121,3 +121,37 @@ pub async fn spawn(
         },
     ))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_env(pairs: &[(&str, &str)]) -> anyhow::Result<OcppConfig> {
+        let mut config = OcppConfig::default();
+        config.from_env(&|k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        })?;
+        config.validate().map(|_| config)
+    }
+
+    #[test]
+    fn the_proxy_needs_all_three_settings_and_a_websocket_upstream() {
+        assert!(from_env(&[]).unwrap().listen.is_none());
+        let all = [
+            ("EVNI_OCPP_LISTEN", "127.0.0.1:9000"),
+            ("EVNI_OCPP_UPSTREAM", "wss://csms.example.com/ocpp"),
+            ("EVNI_OCPP_TENANT", "acme"),
+        ];
+        assert!(from_env(&all).is_ok());
+        assert!(from_env(&all[..2]).is_err(), "no tenant");
+        let mut http = all;
+        http[1].1 = "https://csms.example.com";
+        assert!(from_env(&http).is_err());
+        let mut bad_listen = all;
+        bad_listen[0].1 = "9000";
+        assert!(from_env(&bad_listen).is_err());
+    }
+}
