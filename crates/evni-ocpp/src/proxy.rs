@@ -177,7 +177,7 @@ async fn connection(
     respond(&mut stream, 101, &headers).await?;
     let charger = WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config())).await;
     let version = chosen.as_deref().and_then(Version::parse).unwrap_or(Version::V16);
-    tracing::info!(%peer, charge_box_id = %handshake.charge_box_id, version = version.as_str(), "OCPP charger connected");
+    tracing::debug!(%peer, charge_box_id = %handshake.charge_box_id, version = version.as_str(), "OCPP charger connected");
     relay(charger, upstream, &handshake.charge_box_id, version, tap.as_ref()).await
 }
 
