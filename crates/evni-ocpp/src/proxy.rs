@@ -111,7 +111,8 @@ async fn connection(
     tap: Arc<dyn Tap>,
 ) -> Result<(), ProxyError> {
     stream.set_nodelay(true)?;
-    let handshake = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream)).await {
+    let handshake = match tokio::time::timeout(HANDSHAKE_TIMEOUT, Box::pin(read_handshake(&mut stream))).await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(HandshakeRefusal(status, why))) => {
             respond(&mut stream, status, &[]).await?;
@@ -137,7 +138,14 @@ async fn connection(
     if let Some(auth) = handshake.authorization.clone() {
         request.headers_mut().insert(header::AUTHORIZATION, auth);
     }
-    let upstream = tokio_tungstenite::connect_async_with_config(request, Some(ws_config()), true).await;
+    // Boxed: the connect future is large and would otherwise stay part of
+    // this task's allocation for the whole life of the connection.
+    let upstream = Box::pin(tokio_tungstenite::connect_async_with_config(
+        request,
+        Some(ws_config()),
+        true,
+    ))
+    .await;
     let (upstream, response) = match upstream {
         Ok(connected) => connected,
         Err(WsError::Http(refusal)) => {
