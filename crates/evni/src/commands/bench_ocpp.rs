@@ -55,8 +55,18 @@ pub async fn run(chargers: usize, interval: u64, duration: u64) -> anyhow::Resul
     let duration = Duration::from_secs(duration);
     // Through the proxy first: memory freed by this phase can only make the
     // direct phase look cheaper, so the proxy's share is never understated.
-    let proxied = phase(&format!("ws://{proxy_addr}/ocpp"), chargers, interval, duration).await?;
-    let direct = phase(&format!("ws://{csms}/csms"), chargers, interval, duration).await?;
+    // EVNI_BENCH_DIRECT_FIRST=1 runs the other order: memory freed by the
+    // direct phase then makes the proxy look cheaper; the two orders bracket
+    // the proxy's true share.
+    let (proxied, direct) = if std::env::var("EVNI_BENCH_DIRECT_FIRST").is_ok_and(|v| v == "1") {
+        let direct = phase(&format!("ws://{csms}/csms"), chargers, interval, duration).await?;
+        let proxied = phase(&format!("ws://{proxy_addr}/ocpp"), chargers, interval, duration).await?;
+        (proxied, direct)
+    } else {
+        let proxied = phase(&format!("ws://{proxy_addr}/ocpp"), chargers, interval, duration).await?;
+        let direct = phase(&format!("ws://{csms}/csms"), chargers, interval, duration).await?;
+        (proxied, direct)
+    };
     let _ = stop.send(());
     server.await??;
     let _ = std::fs::remove_dir_all(&dir);
