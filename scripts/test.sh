@@ -19,6 +19,10 @@
 # The dashboard's browser tests (crates/evni/tests/ui.rs) run when
 #   EVNI_TEST_BROWSER=1                    lets scripts/chromium.sh install
 #                                          headless Chromium and its driver.
+# Native OCPP runs with a real OCPP implementation (the `ocpp` package from
+# PyPI as charge point and CSMS, through evni's proxy) when
+#   EVNI_TEST_OCPP=1                       lets scripts/ocpp-venv.sh create
+#                                          its virtual environment (pip).
 # Arguments go to every cargo test run, e.g. scripts/test.sh some_test_name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,4 +63,11 @@ if [[ ${EVNI_TEST_SCHEMATHESIS:-0} == 1 ]]; then
   scripts/schemathesis.sh
 else
   echo "== schemathesis skipped: set EVNI_TEST_SCHEMATHESIS=1 to fuzz the API against /openapi.json"
+fi
+
+if [[ ${EVNI_TEST_OCPP:-0} == 1 ]]; then
+  echo "== OCPP with the Python ocpp package (charge points and CSMS through the proxy)"
+  EVNI_TEST_OCPP_PYTHON=$(scripts/ocpp-venv.sh | tail -n 1) cargo test -p evni --test api ocpp_python "$@"
+else
+  echo "== OCPP package tests skipped: set EVNI_TEST_OCPP=1 to run them"
 fi

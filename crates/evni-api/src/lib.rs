@@ -72,6 +72,8 @@ pub struct AppState {
     pub metrics: Arc<MetricsConfig>,
     /// Revoked tokens and disabled tenants, refreshed from the database.
     pub access: Arc<AccessList>,
+    /// Native OCPP: frames of door 1 and the proxy's tap, one mapping.
+    pub ocpp: Arc<evni_ocpp::Ingest>,
 }
 
 /// The whole API as an axum router: every route sees gzip bodies decoded

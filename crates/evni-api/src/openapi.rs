@@ -25,7 +25,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::explain;
 
-use crate::routes::{batch, feedback, sessions, settings, stations};
+use crate::routes::{batch, feedback, ocpp, sessions, settings, stations};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,9 +35,10 @@ use crate::routes::{batch, feedback, sessions, settings, stations};
         sessions::create, sessions::replace, sessions::append, sessions::list, sessions::detail,
         batch::submit, batch::list, batch::status, feedback::create, explain::explain, explain::ask, stations::list, stations::detail, stations::connectors, stations::patch,
         stations::statistics, settings::get, settings::patch,
+        ocpp::ingest,
     ),
     modifiers(&BearerAuth),
-    tags((name = "sessions"), (name = "stations"), (name = "statistics"), (name = "settings"), (name = "batches"))
+    tags((name = "sessions"), (name = "stations"), (name = "statistics"), (name = "settings"), (name = "batches"), (name = "ocpp"))
 )]
 struct ApiDoc;
 

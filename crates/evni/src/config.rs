@@ -78,6 +78,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// `text` (coloured only on a terminal) or `json`, one object a line.
     pub log_format: String,
+    /// Native OCPP door 2: the WebSocket proxy (`[ocpp]`, `EVNI_OCPP_*`).
+    pub ocpp: crate::ocpp::OcppConfig,
 }
 
 impl Default for Config {
@@ -114,6 +116,7 @@ impl Default for Config {
             shutdown_grace: "20s".into(),
             metrics_token: None,
             log_format: "text".into(),
+            ocpp: Default::default(),
         }
     }
 }
@@ -155,6 +158,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<set>"))
             .field("log_format", &self.log_format)
+            .field("ocpp", &self.ocpp)
             .finish()
     }
 }
@@ -253,6 +257,7 @@ impl Config {
         if let Some(v) = env("EVNI_OBJECT_STORE_URL") {
             config.object_store_url = Some(v).filter(|v| !v.is_empty());
         }
+        config.ocpp.from_env(&env)?;
         config.validate()?;
         Ok(config)
     }
@@ -288,6 +293,7 @@ impl Config {
         self.validate_explain()?;
         self.explain_config()?;
         self.health_config()?;
+        self.ocpp.validate()?;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod config;
 mod keys;
+pub mod ocpp;
 mod registry;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct App {
     /// Job workers started beside the API by [`App::run`].
     workers: usize,
     server: evni_api::ServerOptions,
+    /// The OCPP proxy started beside the API by [`App::run`], if configured.
+    ocpp: ocpp::OcppConfig,
 }
 
 /// Opens (creating and migrating) the store named by `config`: PostgreSQL
@@ -69,11 +72,13 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
     .with_registry(models.clone());
     let health = evni_health::Health::new(engine.store().clone(), config.health_config()?)
         .context("building the webhook client")?;
+    let engine = Arc::new(engine);
     let state = AppState {
+        ocpp: Arc::new(evni_ocpp::Ingest::new(engine.clone())),
         models,
         health: Arc::new(health),
         access: Arc::new(evni_api::AccessList::new(engine.store().clone())),
-        engine: Arc::new(engine),
+        engine,
         keys: Arc::new(JwtKeys::from_secret(&secret)),
         explain: Arc::new(evni_api::Explainer::new(config.explain_config()?)),
         metrics: Arc::new(evni_api::MetricsConfig {
@@ -96,6 +101,7 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
         state,
         workers: config.workers,
         server: config.server_options()?,
+        ocpp: config.ocpp.clone(),
     })
 }
 
@@ -116,6 +122,7 @@ impl App {
         let workers = self.spawn_workers(self.workers, &stopped);
         // Station health: scheduled and on-change SHADE runs, webhook deliveries.
         let health = self.state.health.spawn(stopped.clone());
+        let ocpp = ocpp::spawn(&self.state, &self.ocpp, stopped.clone()).await?;
         let router = self.router();
         let mut http_stopped = stopped.clone();
         let served = evni_api::serve(listener, router, self.server, async move {
@@ -126,7 +133,7 @@ impl App {
             let _ = stop.send(true);
         };
         let (served, ()) = tokio::join!(served, signal);
-        for worker in workers.into_iter().chain(health) {
+        for worker in workers.into_iter().chain(health).chain(ocpp) {
             let _ = worker.await;
         }
         served.context("serving HTTP")

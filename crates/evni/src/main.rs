@@ -119,6 +119,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2)]
         workers: usize,
     },
+    /// Chargers sending MeterValues through the OCPP proxy to a simulated CSMS,
+    /// in process on 127.0.0.1: added latency per frame and memory per idle connection.
+    Ocpp {
+        #[arg(long, default_value_t = 1000)]
+        chargers: usize,
+        /// Seconds between two MeterValues of one charger.
+        #[arg(long, default_value_t = 10)]
+        interval: u64,
+        /// Seconds each phase (through the proxy, then direct) sends frames.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +221,14 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Batch { sessions, workers },
         } => evni::commands::bench::batch(sessions, workers).await,
+        Command::Bench {
+            command:
+                BenchCommand::Ocpp {
+                    chargers,
+                    interval,
+                    duration,
+                },
+        } => evni::commands::bench_ocpp::run(chargers, interval, duration).await,
         Command::Migrate => {
             evni::open_store(&config)?;
             println!("database {} is up to date", config.database_label());

@@ -6,6 +6,7 @@ pub mod feedback;
 pub mod health;
 pub mod meta;
 pub mod models;
+pub mod ocpp;
 pub mod sessions;
 pub mod settings;
 pub mod stations;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
             get(stations::connectors),
         )
         .route("/v1/statistics", get(stations::statistics))
+        .route("/v1/ocpp/{charging_station_id}", post(ocpp::ingest))
         .merge(health::routes())
         .merge(webhooks::routes())
         .merge(models::routes())

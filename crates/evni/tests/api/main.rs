@@ -10,6 +10,8 @@ mod health;
 mod helpers;
 mod meta;
 mod models;
+mod ocpp;
+mod ocpp_python;
 mod production;
 mod restart;
 mod sessions;
