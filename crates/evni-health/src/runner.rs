@@ -78,6 +78,17 @@ impl Health {
         }
     }
 
+    /// Whether a stored verdict leaves complete days unjudged (data came
+    /// after the run): the API then runs SHADE before answering.
+    pub async fn is_behind(&self, tenant: TenantId, latest: &StationInference) -> Result<bool, StoreError> {
+        let yesterday = day_of_micros(now_micros()) - 1;
+        let target = match self.store.tenant_last_day(tenant).await? {
+            Some(last) => last.min(yesterday),
+            None => return Ok(false),
+        };
+        Ok(judged_through(&latest.detection_details).is_none_or(|judged| judged < target))
+    }
+
     /// One run: judges `from..=as_of` and stores the result.
     async fn record(
         &self,

@@ -1,5 +1,7 @@
 //! The six detectors and the run over a window of days.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::baseline::{Baseline, Skip};
@@ -395,6 +397,20 @@ pub fn assess_since(history: &History, from: i64, as_of: i64, params: &Params) -
     let scanned = scan(start, as_of, params, &mut silent_days, silent);
     found.collect(AnomalyType::StationSilent, None, scanned);
 
+    // The other detectors mostly ask for a day's own baseline without
+    // silence: computed once for all of them.
+    let own: Vec<Option<Baseline>> = (start..=as_of)
+        .map(|d| Baseline::of(history, d, d, &silent_days, params))
+        .collect();
+    let baseline = |d: i64, anchor: i64, skip: &Skip| -> Option<Cow<'_, Baseline>> {
+        // A detector's skip only grows from the silent days: same size, same days.
+        if anchor == d && skip.len() == silent_days.len() {
+            own[(d - start) as usize].as_ref().map(Cow::Borrowed)
+        } else {
+            Baseline::of(history, d, anchor, skip, params).map(Cow::Owned)
+        }
+    };
+
     let energy = |d: i64, anchor: i64, skip: &Skip| -> Option<Energy> {
         let b = baseline(d, anchor, skip)?;
         let day = history.day(d);
@@ -507,7 +523,7 @@ pub fn assess_since(history: &History, from: i64, as_of: i64, params: &Params) -
         None => (
             false,
             round(0.5 * closeness, 4),
-            healthy_details(history, as_of, baseline(as_of, as_of, &silent_days).as_ref()),
+            healthy_details(history, as_of, baseline(as_of, as_of, &silent_days).as_deref()),
         ),
     };
     Assessment {
