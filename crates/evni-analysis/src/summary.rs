@@ -2,16 +2,15 @@
 //! plateau power, duration and whether the session delivered (almost)
 //! nothing. Pure, like the rest of the analysis.
 
-use evni_domain::{Location, Measurand, Micros, Phase, Reading, MICROS_PER_MINUTE};
+use evni_domain::{Location, Measurand, Micros, Phase, Reading};
 
 use crate::series::Series;
 use crate::{window, SessionContext};
 
-/// A session with at least this much time between its first and last
-/// reading and less than [`ZERO_KWH`] delivered is a zero session (the
-/// ZERO_SESSION threshold of analysis.md §3).
-pub const ZERO_MIN_DURATION: Micros = 10 * MICROS_PER_MINUTE;
-/// Energy below which a session delivered nothing (kWh).
+/// Energy below which a session delivered nothing (kWh): a zero session,
+/// whatever its length. An aborted start (a few minutes, a few Wh) is
+/// evidence that the station did not charge, not a slow charge: it counts
+/// as a zero session and has no plateau power (issue 19).
 pub const ZERO_KWH: f64 = 0.1;
 const MICROS_PER_HOUR: f64 = 3.6e9;
 
@@ -51,11 +50,12 @@ pub(crate) fn from_series(readings: &[Reading], window: &[Reading], series: &Ser
     };
     let energy_kwh = series.delivered_kwh + earlier;
     let duration = last.ts - first.ts;
+    let is_zero = energy_kwh < ZERO_KWH;
     SessionSummary {
         energy_kwh,
-        plateau_kw: series.plateau_kw,
+        plateau_kw: series.plateau_kw.filter(|_| !is_zero),
         duration,
-        is_zero: duration >= ZERO_MIN_DURATION && energy_kwh < ZERO_KWH,
+        is_zero,
     }
 }
 
@@ -91,7 +91,7 @@ fn register_increase(readings: &[Reading], jump_threshold_kw: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evni_domain::UnitOfMeasure;
+    use evni_domain::{UnitOfMeasure, MICROS_PER_MINUTE};
 
     fn register(minute: i64, kwh: f64) -> Reading {
         Reading {
@@ -133,12 +133,13 @@ mod tests {
         let readings: Vec<_> = (0..=30).map(|m| register(m, 300.0)).collect();
         let s = summarize(&readings, &SessionContext::default()).unwrap();
         assert!(s.is_zero && s.energy_kwh == 0.0, "{s:?}");
-        // Too short to tell.
-        assert!(
-            !summarize(&readings[..5], &SessionContext::default())
-                .unwrap()
-                .is_zero
-        );
+        // An aborted start: two minutes, 0.03 kWh, no plateau power.
+        let aborted = [register(0, 300.0), register(1, 300.01), register(2, 300.03)];
+        let s = summarize(&aborted, &SessionContext::default()).unwrap();
+        assert!(s.is_zero && s.plateau_kw.is_none(), "{s:?}");
+        // A short session that delivered is no zero session.
+        let short = [register(0, 300.0), register(3, 300.5)];
+        assert!(!summarize(&short, &SessionContext::default()).unwrap().is_zero);
         assert!(summarize(&[], &SessionContext::default()).is_none());
     }
 }

@@ -9,9 +9,22 @@ use evni_store::{
 
 use crate::{now_micros, stopped, Health};
 
+/// The key of a stored verdict's details naming the last day judged.
+const JUDGED_THROUGH: &str = "judged_through";
+
+/// The last day a stored verdict judged.
+fn judged_through(details: &serde_json::Value) -> Option<i64> {
+    details[JUDGED_THROUGH].as_str().and_then(evni_shade::parse_day)
+}
+
 impl Health {
-    /// Assesses a station now and stores the result; returns the stored
-    /// latest result. The station is named by the client's id or the UUID.
+    /// Assesses a station now and stores the result; returns the last
+    /// stored result. Every complete day not judged yet is judged, in order,
+    /// in runs of at most `params.max_days_per_run` days, each stored on its
+    /// own: imported history gets its episodes, and a restart goes on from
+    /// the last stored run. The latest `params.window_days` are judged again
+    /// by every run (late data). The station is named by the client's id or
+    /// the UUID.
     #[tracing::instrument(skip_all, fields(%tenant, station))]
     pub async fn assess_station(
         &self,
@@ -24,12 +37,11 @@ impl Health {
         // Only complete days are judged, and none past the tenant's latest
         // data: a day nobody has sent anything for yet is not "silent".
         let yesterday = day_of_micros(now) - 1;
-        let as_of = match store.tenant_last_day(tenant).await? {
+        let target = match store.tenant_last_day(tenant).await? {
             Some(last) => last.min(yesterday),
             None => yesterday,
         };
-        let from = as_of - params.window_days - params.baseline_days - 1;
-        let stored = store.station_history(tenant, station, from, as_of).await?;
+        let stored = store.station_history(tenant, station, 0, target).await?;
         let history = History::from_connector_days(stored.days.into_iter().map(|d| ConnectorDay {
             day: d.day,
             connector_id: d.connector_id,
@@ -39,12 +51,64 @@ impl Health {
             anomalous_sessions: d.anomalous_sessions,
             plateaus_kw: d.plateaus_kw,
         }));
-        let assessment = evni_shade::assess(&history, as_of, params);
+        let external_id = stored.station.external_id;
+        let judged = store
+            .latest_station_inference(tenant, &external_id)
+            .await?
+            .and_then(|i| judged_through(&i.detection_details));
+        let first = judged
+            .map(|j| j + 1)
+            .or(history.first_day())
+            .unwrap_or(target)
+            .min(target - params.window_days + 1);
+        let mut from = first;
+        loop {
+            let as_of = (from + params.max_days_per_run - 1).min(target);
+            let recorded = self
+                .record(tenant, &external_id, &history, from, as_of, now)
+                .await?;
+            if as_of >= target {
+                let latest = store
+                    .latest_station_inference(tenant, &external_id)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                return Ok((recorded, latest));
+            }
+            from = as_of + 1;
+        }
+    }
+
+    /// Whether a stored verdict leaves complete days unjudged (data came
+    /// after the run): the API then runs SHADE before answering.
+    pub async fn is_behind(&self, tenant: TenantId, latest: &StationInference) -> Result<bool, StoreError> {
+        let yesterday = day_of_micros(now_micros()) - 1;
+        let target = match self.store.tenant_last_day(tenant).await? {
+            Some(last) => last.min(yesterday),
+            None => return Ok(false),
+        };
+        Ok(judged_through(&latest.detection_details).is_none_or(|judged| judged < target))
+    }
+
+    /// One run: judges `from..=as_of` and stores the result.
+    async fn record(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+        history: &History,
+        from: i64,
+        as_of: i64,
+        data_read_at: i64,
+    ) -> Result<RecordedHealth, StoreError> {
+        let assessment = evni_shade::assess_since(history, from, as_of, &self.config.params);
+        let mut detection_details = assessment.detection_details;
+        if let Some(details) = detection_details.as_object_mut() {
+            details.insert(JUDGED_THROUGH.into(), evni_shade::day_label(as_of).into());
+        }
         let result = HealthResult {
             analyzed_at: now_micros(),
             is_anomaly: assessment.is_anomaly,
             anomaly_score: assessment.anomaly_score,
-            detection_details: assessment.detection_details,
+            detection_details,
             anomalies: assessment
                 .anomalies
                 .into_iter()
@@ -56,10 +120,12 @@ impl Health {
                     detection_details: a.details,
                 })
                 .collect(),
-            data_read_at: now,
+            data_read_at,
         };
-        let external_id = stored.station.external_id;
-        let recorded = store.record_station_health(tenant, &external_id, result).await?;
+        let recorded = self
+            .store
+            .record_station_health(tenant, external_id, result)
+            .await?;
         if recorded.deliveries_enqueued > 0 {
             self.deliveries_enqueued.notify_one();
         }
@@ -71,11 +137,7 @@ impl Health {
                 "station anomaly detected"
             );
         }
-        let latest = store
-            .latest_station_inference(tenant, &external_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok((recorded, latest))
+        Ok(recorded)
     }
 
     async fn assess_all(&self, stations: Vec<HealthStation>) {

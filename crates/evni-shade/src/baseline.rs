@@ -25,47 +25,75 @@ pub(crate) struct Baseline {
     pub plateau_kw: Option<f64>,
 }
 
-/// A level (trimmed mean over the baseline days) and the weekday factor,
-/// shrunk towards 1 so that four same-weekday values cannot swing it far.
-fn weekday_level(values: &[(i64, f64)], day: i64, shrink_weeks: f64) -> (f64, f64) {
+/// A level (trimmed mean over the baseline days) and the factor of each
+/// weekday (indexed by `day.rem_euclid(7)`), shrunk towards 1 so that four
+/// same-weekday values cannot swing it far.
+fn weekday_levels(values: &[(i64, f64)], shrink_weeks: f64) -> (f64, [f64; 7]) {
     let all: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
     let level = trimmed_mean(&all).unwrap_or(0.0);
+    let mut factors = [1.0; 7];
     if level <= 0.0 {
-        return (0.0, 1.0);
+        return (0.0, factors);
     }
-    let same: Vec<f64> = values
-        .iter()
-        .filter(|(d, _)| (day - d).rem_euclid(7) == 0)
-        .map(|(_, v)| *v)
-        .collect();
-    let factor =
-        (same.iter().sum::<f64>() + shrink_weeks * level) / ((same.len() as f64 + shrink_weeks) * level);
-    (level, factor)
+    let (mut sums, mut counts) = ([0.0; 7], [0.0; 7]);
+    for (d, v) in values {
+        let w = d.rem_euclid(7) as usize;
+        sums[w] += v;
+        counts[w] += 1.0;
+    }
+    for w in 0..7 {
+        factors[w] = (sums[w] + shrink_weeks * level) / ((counts[w] + shrink_weeks) * level);
+    }
+    (level, factors)
 }
 
+/// Whether a day is left out of baselines: a day of a significant episode,
+/// so that a fault that persists is not learned as the new normal.
+pub(crate) type Skip = std::collections::BTreeSet<i64>;
+
 impl Baseline {
-    /// The baseline of `day`, or `None` while the station has too little
-    /// history before it.
-    pub(crate) fn of(history: &History, day: i64, params: &Params) -> Option<Baseline> {
+    /// The expectation for `day` from the `params.baseline_days` days before
+    /// `anchor` that are not in `skip` (an episode's first day while it goes
+    /// on: its days are not learned), adjusted to `day`'s weekday; `None`
+    /// while the station has too little history.
+    pub(crate) fn of(
+        history: &History,
+        day: i64,
+        anchor: i64,
+        skip: &Skip,
+        params: &Params,
+    ) -> Option<Baseline> {
         let first = history.first_day()?;
-        let from = first.max(day - params.baseline_days);
-        if day - from < params.min_history_days {
+        let mut days: Vec<i64> = Vec::with_capacity(params.baseline_days as usize);
+        let mut d = anchor - 1;
+        while (days.len() as i64) < params.baseline_days
+            && d >= first
+            && d >= anchor - 3 * params.baseline_days
+        {
+            if !skip.contains(&d) {
+                days.push(d);
+            }
+            d -= 1;
+        }
+        if (days.len() as i64) < params.min_history_days {
             return None;
         }
-        let days: Vec<i64> = (from..day).collect();
+        days.reverse();
+        let weekday = day.rem_euclid(7) as usize;
         let series =
             |f: &dyn Fn(i64) -> f64| -> Vec<(i64, f64)> { days.iter().map(|&d| (d, f(d))).collect() };
 
-        let sessions = series(&|d| history.day(d).sessions as f64);
-        let (session_level, session_factor) = weekday_level(&sessions, day, params.weekday_shrink_weeks);
+        // Aborted starts (zero sessions) are no sessions for the rate.
+        let sessions = series(&|d| history.day(d).delivering() as f64);
+        let (session_level, session_factors) = weekday_levels(&sessions, params.weekday_shrink_weeks);
+        let session_factor = session_factors[weekday];
         let energy = series(&|d| history.day(d).energy_kwh);
-        let (energy_level, energy_factor) = weekday_level(&energy, day, params.weekday_shrink_weeks);
+        let (energy_level, energy_factors) = weekday_levels(&energy, params.weekday_shrink_weeks);
         // Spread of each baseline day around its own weekday expectation.
         let ratios: Vec<f64> = energy
             .iter()
             .filter_map(|(d, v)| {
-                let (_, factor) = weekday_level(&energy, *d, params.weekday_shrink_weeks);
-                let expected = energy_level * factor;
+                let expected = energy_level * energy_factors[d.rem_euclid(7) as usize];
                 (expected > 0.0).then(|| v / expected)
             })
             .collect();
@@ -75,7 +103,6 @@ impl Baseline {
             .unwrap_or(1.0)
             .max(compound)
             .max(params.min_energy_cv);
-
         let mut connector_totals: BTreeMap<String, f64> = BTreeMap::new();
         for &d in &days {
             for (connector, n) in &history.day(d).connector_sessions {
@@ -109,7 +136,7 @@ impl Baseline {
 
         Some(Baseline {
             expected_sessions,
-            expected_energy_kwh: energy_level * energy_factor,
+            expected_energy_kwh: energy_level * energy_factors[weekday],
             energy_cv,
             connector_sessions,
             zero_share,

@@ -1,8 +1,10 @@
 //! The six detectors and the run over a window of days.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, Skip};
 use crate::history::History;
 use crate::stats::binomial_upper_tail;
 use crate::{day_label, AnomalyType, Params};
@@ -229,60 +231,65 @@ struct Run<E> {
     evidence: E,
 }
 
-/// What scanning one detector over the window found.
+/// What scanning one detector found.
 struct Scan<E> {
+    /// Significant episodes, the last one possibly still going on.
     episodes: Vec<Run<E>>,
     /// An episode still a candidate on `as_of` but not (yet) significant.
     pending: Option<Run<E>>,
 }
 
-/// Scans `from - 1 ..= as_of`: consecutive candidate days form an episode;
-/// one that started before `from` was reported by an earlier window.
+/// Scans `start..=as_of` in order: consecutive candidate days form an
+/// episode, significant once its evidence is. `evidence(day, anchor, skip)`
+/// judges a day against the baseline before `anchor`: the day itself, or
+/// the episode's first day while one goes on, so an episode is judged
+/// against what the station did before it. The days of significant
+/// episodes join `skip` and stay out of later baselines.
 fn scan<E: Evidence>(
-    from: i64,
+    start: i64,
     as_of: i64,
     params: &Params,
-    mut evidence: impl FnMut(i64) -> Option<E>,
+    skip: &mut Skip,
+    mut evidence: impl FnMut(i64, i64, &Skip) -> Option<E>,
 ) -> Scan<E> {
     let mut episodes = Vec::new();
     let mut run: Option<Run<E>> = None;
-    let close = |run: Run<E>, episodes: &mut Vec<Run<E>>| {
-        if run.detected_on.is_some() && run.first_day >= from {
-            episodes.push(run);
-        }
-    };
-    for day in (from - 1)..=as_of {
-        match (evidence(day), run.take()) {
-            (Some(e), None) => {
-                let mut r = Run {
-                    first_day: day,
-                    last_day: day,
-                    detected_on: None,
-                    evidence: e,
+    for day in start..=as_of {
+        let anchor = run.as_ref().map_or(day, |r| r.first_day);
+        match (evidence(day, anchor, skip), run.take()) {
+            (Some(e), previous) => {
+                let mut r = match previous {
+                    Some(mut r) => {
+                        r.evidence.add(e);
+                        r.last_day = day;
+                        r
+                    }
+                    None => Run {
+                        first_day: day,
+                        last_day: day,
+                        detected_on: None,
+                        evidence: e,
+                    },
                 };
-                if r.evidence.strength(params) >= 1.0 {
-                    r.detected_on = Some(day);
-                }
-                run = Some(r);
-            }
-            (Some(e), Some(mut r)) => {
-                r.evidence.add(e);
-                r.last_day = day;
                 if r.detected_on.is_none() && r.evidence.strength(params) >= 1.0 {
                     r.detected_on = Some(day);
+                    skip.extend(r.first_day..day);
+                }
+                if r.detected_on.is_some() {
+                    skip.insert(day);
                 }
                 run = Some(r);
             }
-            (None, Some(r)) => close(r, &mut episodes),
-            (None, None) => {}
+            (None, Some(r)) if r.detected_on.is_some() => episodes.push(r),
+            (None, _) => {}
         }
     }
     let mut pending = None;
     if let Some(r) = run {
-        if r.detected_on.is_none() && r.first_day >= from {
-            pending = Some(r);
+        if r.detected_on.is_some() {
+            episodes.push(r);
         } else {
-            close(r, &mut episodes);
+            pending = Some(r);
         }
     }
     Scan { episodes, pending }
@@ -292,6 +299,7 @@ fn anomaly<E: Evidence>(
     kind: AnomalyType,
     connector: Option<&str>,
     run: &Run<E>,
+    as_of: i64,
     params: &Params,
 ) -> StationAnomaly {
     let strength = run.evidence.strength(params);
@@ -301,6 +309,15 @@ fn anomaly<E: Evidence>(
     details.insert("affected_period".into(), json!(day_label(run.first_day)));
     details.insert("affected_days".into(), json!(run.last_day - run.first_day + 1));
     details.insert("last_affected_day".into(), json!(day_label(run.last_day)));
+    if let Some(day) = run.detected_on {
+        details.insert("detected_on".into(), json!(day_label(day)));
+    }
+    if run.last_day < as_of {
+        details.insert("status".into(), json!("resolved"));
+        details.insert("resolved_on".into(), json!(day_label(run.last_day + 1)));
+    } else {
+        details.insert("status".into(), json!("ongoing"));
+    }
     if let Some(c) = connector {
         details.insert("connector_id".into(), json!(c));
     }
@@ -316,60 +333,90 @@ fn anomaly<E: Evidence>(
     }
 }
 
-/// Collects one detector's episodes, and how close a pending one came.
-fn collect<E: Evidence>(
-    kind: AnomalyType,
-    connector: Option<&str>,
-    scan: Scan<E>,
-    params: &Params,
-    out: &mut Vec<StationAnomaly>,
-    closeness: &mut f64,
-) {
-    for run in &scan.episodes {
-        out.push(anomaly(kind, connector, run, params));
-    }
-    if let Some(run) = &scan.pending {
-        let near = (run.evidence.strength(params) * run.evidence.magnitude()).clamp(0.0, 0.99);
-        *closeness = closeness.max(near);
+/// What the detectors report: episodes still going on at `from - 1` or
+/// later (a resolve is seen by the run after the last ongoing day), and how
+/// close a pending one came.
+struct Collector<'a> {
+    from: i64,
+    as_of: i64,
+    params: &'a Params,
+    out: Vec<StationAnomaly>,
+    closeness: f64,
+}
+
+impl Collector<'_> {
+    fn collect<E: Evidence>(&mut self, kind: AnomalyType, connector: Option<&str>, scan: Scan<E>) {
+        for run in scan.episodes.iter().filter(|r| r.last_day >= self.from - 1) {
+            self.out
+                .push(anomaly(kind, connector, run, self.as_of, self.params));
+        }
+        if let Some(run) = &scan.pending {
+            let near = (run.evidence.strength(self.params) * run.evidence.magnitude()).clamp(0.0, 0.99);
+            self.closeness = self.closeness.max(near);
+        }
     }
 }
 
 /// Assesses a station on day `as_of` (the latest complete day with data):
-/// the anomalies whose episodes start in the `params.window_days` ending
-/// there, and the verdict for `as_of`. Days after `as_of` are ignored.
+/// the anomalies going on in the `params.window_days` ending there, and the
+/// verdict for `as_of`. Days after `as_of` are ignored.
 pub fn assess(history: &History, as_of: i64, params: &Params) -> Assessment {
-    let from = as_of - params.window_days + 1;
-    let baselines: Vec<Option<Baseline>> = ((from - 1)..=as_of)
-        .map(|d| Baseline::of(history, d, params))
-        .collect();
-    let baseline = |d: i64| baselines[(d - from + 1) as usize].as_ref();
-    let mut anomalies = Vec::new();
-    let mut closeness: f64 = 0.0;
+    assess_since(history, as_of - params.window_days + 1, as_of, params)
+}
 
-    let silent = |d: i64| -> Option<Missing> {
-        let b = baseline(d)?;
-        (history.day(d).sessions == 0 && b.expected_sessions >= params.silent_min_expected_sessions)
-            .then_some(Missing {
-                expected: b.expected_sessions,
-                others_expected: 0.0,
-                others_actual: 0.0,
-            })
-    };
-    collect(
-        AnomalyType::StationSilent,
-        None,
-        scan(from, as_of, params, silent),
+/// Assesses a station over the days `from..=as_of`: every episode going on
+/// in them (also one that started earlier, so a resolve is reported), and
+/// the verdict for `as_of`. The days scanned start `params.lookback_days`
+/// before `from`, so an episode and the days left out of baselines do not
+/// depend on where a run starts.
+pub fn assess_since(history: &History, from: i64, as_of: i64, params: &Params) -> Assessment {
+    let start = history
+        .first_day()
+        .unwrap_or(from)
+        .max(from - params.lookback_days)
+        .min(from);
+    let baseline = |d: i64, anchor: i64, skip: &Skip| Baseline::of(history, d, anchor, skip, params);
+    let mut found = Collector {
+        from,
+        as_of,
         params,
-        &mut anomalies,
-        &mut closeness,
-    );
+        out: Vec::new(),
+        closeness: 0.0,
+    };
 
-    let energy = |d: i64| -> Option<Energy> {
-        let b = baseline(d)?;
+    // Silence first: its days stay out of every detector's baselines.
+    let mut silent_days = Skip::new();
+    let silent = |d: i64, anchor: i64, skip: &Skip| -> Option<Missing> {
+        let b = baseline(d, anchor, skip)?;
+        (history.day(d).delivering() == 0 && b.expected_sessions > 0.0).then_some(Missing {
+            expected: b.expected_sessions,
+            others_expected: 0.0,
+            others_actual: 0.0,
+        })
+    };
+    let scanned = scan(start, as_of, params, &mut silent_days, silent);
+    found.collect(AnomalyType::StationSilent, None, scanned);
+
+    // The other detectors mostly ask for a day's own baseline without
+    // silence: computed once for all of them.
+    let own: Vec<Option<Baseline>> = (start..=as_of)
+        .map(|d| Baseline::of(history, d, d, &silent_days, params))
+        .collect();
+    let baseline = |d: i64, anchor: i64, skip: &Skip| -> Option<Cow<'_, Baseline>> {
+        // A detector's skip only grows from the silent days: same size, same days.
+        if anchor == d && skip.len() == silent_days.len() {
+            own[(d - start) as usize].as_ref().map(Cow::Borrowed)
+        } else {
+            Baseline::of(history, d, anchor, skip, params).map(Cow::Owned)
+        }
+    };
+
+    let energy = |d: i64, anchor: i64, skip: &Skip| -> Option<Energy> {
+        let b = baseline(d, anchor, skip)?;
         let day = history.day(d);
         // A day without sessions is silence, judged above.
-        (day.sessions > 0
-            && b.expected_energy_kwh >= params.min_expected_energy_kwh
+        (day.delivering() > 0
+            && b.expected_energy_kwh > 0.0
             && day.energy_kwh < params.energy_drop_ratio * b.expected_energy_kwh)
             .then(|| Energy {
                 expected: b.expected_energy_kwh,
@@ -377,25 +424,17 @@ pub fn assess(history: &History, as_of: i64, params: &Params) -> Assessment {
                 variance: (b.energy_cv * b.expected_energy_kwh).powi(2),
             })
     };
-    collect(
-        AnomalyType::EnergyDrop,
-        None,
-        scan(from, as_of, params, energy),
-        params,
-        &mut anomalies,
-        &mut closeness,
-    );
+    let scanned = scan(start, as_of, params, &mut silent_days.clone(), energy);
+    found.collect(AnomalyType::EnergyDrop, None, scanned);
 
-    let mut connectors: Vec<String> = baselines
-        .iter()
-        .flatten()
-        .flat_map(|b| b.connector_sessions.keys().cloned())
+    let mut connectors: Vec<String> = (start..=as_of)
+        .flat_map(|d| history.day(d).connector_sessions.keys().cloned())
         .collect();
     connectors.sort();
     connectors.dedup();
     for connector in connectors.iter().filter(|c| !c.is_empty()) {
-        let outage = |d: i64| -> Option<Missing> {
-            let b = baseline(d)?;
+        let outage = |d: i64, anchor: i64, skip: &Skip| -> Option<Missing> {
+            let b = baseline(d, anchor, skip)?;
             let expected = *b.connector_sessions.get(connector)?;
             let day = history.day(d);
             let others_expected: f64 = b
@@ -420,14 +459,8 @@ pub fn assess(history: &History, as_of: i64, params: &Params) -> Assessment {
                     others_actual,
                 })
         };
-        collect(
-            AnomalyType::ConnectorOutage,
-            Some(connector),
-            scan(from, as_of, params, outage),
-            params,
-            &mut anomalies,
-            &mut closeness,
-        );
+        let scanned = scan(start, as_of, params, &mut silent_days.clone(), outage);
+        found.collect(AnomalyType::ConnectorOutage, Some(connector), scanned);
     }
 
     let share = |kind: &'static str, count: u32, sessions: u32, base: f64| -> Option<Share> {
@@ -443,37 +476,25 @@ pub fn assess(history: &History, as_of: i64, params: &Params) -> Assessment {
                 expected: base * sessions as f64,
             })
     };
-    let zero = |d: i64| {
-        let b = baseline(d)?;
+    let zero = |d: i64, anchor: i64, skip: &Skip| {
+        let b = baseline(d, anchor, skip)?;
         let day = history.day(d);
         share("zero_share", day.zero_sessions, day.sessions, b.zero_share)
     };
-    collect(
-        AnomalyType::ZeroSessionSurge,
-        None,
-        scan(from, as_of, params, zero),
-        params,
-        &mut anomalies,
-        &mut closeness,
-    );
+    let scanned = scan(start, as_of, params, &mut silent_days.clone(), zero);
+    found.collect(AnomalyType::ZeroSessionSurge, None, scanned);
     // Zero sessions are anomalous too; zero_session_surge covers them.
-    let anomalous = |d: i64| {
-        let b = baseline(d)?;
+    let anomalous = |d: i64, anchor: i64, skip: &Skip| {
+        let b = baseline(d, anchor, skip)?;
         let day = history.day(d);
         let count = day.anomalous_sessions.saturating_sub(day.zero_sessions);
         share("anomaly_rate", count, day.sessions, b.anomalous_share)
     };
-    collect(
-        AnomalyType::AnomalyRateSpike,
-        None,
-        scan(from, as_of, params, anomalous),
-        params,
-        &mut anomalies,
-        &mut closeness,
-    );
+    let scanned = scan(start, as_of, params, &mut silent_days.clone(), anomalous);
+    found.collect(AnomalyType::AnomalyRateSpike, None, scanned);
 
-    let power = |d: i64| -> Option<Power> {
-        let b = baseline(d)?;
+    let power = |d: i64, anchor: i64, skip: &Skip| -> Option<Power> {
+        let b = baseline(d, anchor, skip)?;
         let expected = b.plateau_kw?;
         let day = history.day(d);
         let actual = day.median_plateau_kw()?;
@@ -482,15 +503,14 @@ pub fn assess(history: &History, as_of: i64, params: &Params) -> Assessment {
             && actual < params.power_drop_ratio * expected)
             .then(|| Power::day(&day.plateaus_kw, &b.plateaus_kw, expected, actual))
     };
-    collect(
-        AnomalyType::PowerDegradation,
-        None,
-        scan(from, as_of, params, power),
-        params,
-        &mut anomalies,
-        &mut closeness,
-    );
+    let scanned = scan(start, as_of, params, &mut silent_days.clone(), power);
+    found.collect(AnomalyType::PowerDegradation, None, scanned);
 
+    let Collector {
+        out: mut anomalies,
+        closeness,
+        ..
+    } = found;
     anomalies.sort_by(|a, b| {
         (a.first_day, a.anomaly_type, &a.connector_id).cmp(&(b.first_day, b.anomaly_type, &b.connector_id))
     });
@@ -503,7 +523,7 @@ pub fn assess(history: &History, as_of: i64, params: &Params) -> Assessment {
         None => (
             false,
             round(0.5 * closeness, 4),
-            healthy_details(history, as_of, baseline(as_of)),
+            healthy_details(history, as_of, baseline(as_of, as_of, &silent_days).as_deref()),
         ),
     };
     Assessment {

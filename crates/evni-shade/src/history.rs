@@ -36,6 +36,12 @@ pub struct History {
 }
 
 impl DayAggregate {
+    /// Sessions that delivered energy: aborted starts and other zero
+    /// sessions are evidence of silence, not of use.
+    pub fn delivering(&self) -> u32 {
+        self.sessions.saturating_sub(self.zero_sessions)
+    }
+
     /// Median plateau power of the day's sessions (kW).
     pub fn median_plateau_kw(&self) -> Option<f64> {
         crate::stats::median_sorted(&self.plateaus_kw)

@@ -24,7 +24,7 @@ mod detect;
 mod history;
 mod stats;
 
-pub use detect::{assess, Assessment, StationAnomaly};
+pub use detect::{assess, assess_since, Assessment, StationAnomaly};
 pub use history::{ConnectorDay, DayAggregate, History};
 
 /// The six station anomaly types of analysis.md §6.
@@ -76,6 +76,13 @@ pub struct Params {
     /// start in them are reported. Longer than any episode can stay a
     /// candidate against a rolling baseline, so an episode keeps its first day.
     pub window_days: i64,
+    /// Days scanned before the first reported day: episodes that started
+    /// there, and the days they leave out of baselines, are seen alike
+    /// whatever day a run starts on.
+    pub lookback_days: i64,
+    /// Days judged by one run at most: a run over imported history is
+    /// bounded, and the next run goes on where it stopped.
+    pub max_days_per_run: i64,
     /// Weight, in weeks, pulling the weekday factor towards 1: with four
     /// weeks of history the same-weekday values weigh 4 / (4 + this).
     pub weekday_shrink_weeks: f64,
@@ -85,16 +92,12 @@ pub struct Params {
     pub z_min: f64,
     /// A day is an energy_drop candidate below this share of expected energy.
     pub energy_drop_ratio: f64,
-    /// Days expecting less energy than this (kWh) are not judged.
-    pub min_expected_energy_kwh: f64,
     /// Floor of the relative day-to-day spread of energy.
     pub min_energy_cv: f64,
     /// Relative spread of one session's energy. A day of `n` sessions
     /// varies at least as a sum of a Poisson number of them:
     /// `sqrt((1 + cv²) / n)`, which a short baseline may not show.
     pub session_energy_cv: f64,
-    /// station_silent needs at least this many expected sessions a day ("several").
-    pub silent_min_expected_sessions: f64,
     /// connector_outage judges connectors expecting at least this many sessions a day.
     pub outage_min_expected_sessions: f64,
     /// ...while the other connectors keep at least this share of theirs.
@@ -123,14 +126,14 @@ impl Default for Params {
             baseline_days: 28,
             min_history_days: 14,
             window_days: 28,
+            lookback_days: 120,
+            max_days_per_run: 92,
             weekday_shrink_weeks: 0.5,
             alpha: 1e-3,
             z_min: 3.0,
             energy_drop_ratio: 0.6,
-            min_expected_energy_kwh: 20.0,
             min_energy_cv: 0.1,
             session_energy_cv: 0.7,
-            silent_min_expected_sessions: 2.0,
             outage_min_expected_sessions: 1.0,
             outage_others_ratio: 0.5,
             share_ratio: 3.0,

@@ -85,8 +85,9 @@ fn station_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
 }
 
 /// Latest SHADE result for a station. SHADE runs on a schedule and shortly
-/// after a station's data changes; a station never analysed yet is
-/// analysed on this request. Days are judged once complete (UTC), up to the
+/// after a station's data changes; a station never analysed yet, or with
+/// complete days its latest result has not judged, is analysed on this
+/// request. Days are judged once complete (UTC), up to the
 /// latest day the tenant sent data for.
 #[utoipa::path(get, path = "/v1/stations/{charging_station_id}/inference", operation_id = "get_station_inference", tag = "station health",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID")),
@@ -104,9 +105,17 @@ pub async fn inference(
         .latest_station_inference(caller.tenant.id, &id)
         .await
         .map_err(station_not_found(&id))?;
+    let behind = match &latest {
+        Some(latest) => state
+            .health
+            .is_behind(caller.tenant.id, latest)
+            .await
+            .map_err(station_not_found(&id))?,
+        None => true,
+    };
     let latest = match latest {
-        Some(latest) => latest,
-        None => {
+        Some(latest) if !behind => latest,
+        _ => {
             state
                 .health
                 .assess_station(caller.tenant.id, &id)

@@ -265,8 +265,13 @@ pub(super) async fn record(
         Some(r) if r.try_get::<_, &str>(2)? == signature => {
             execute(
                 c,
-                "UPDATE station_inferences SET confirmed_at = $2 WHERE id = $1",
-                &[&r.try_get::<_, i64>(0)?, &result.analyzed_at],
+                // The same verdict, over more days: the details say how far.
+                "UPDATE station_inferences SET confirmed_at = $2, detection_details = $3 WHERE id = $1",
+                &[
+                    &r.try_get::<_, i64>(0)?,
+                    &result.analyzed_at,
+                    &serde_json::to_string(&result.detection_details)?,
+                ],
             )
             .await?;
             r.try_get::<_, String>(1)?

@@ -231,8 +231,15 @@ pub(super) fn record(
         .optional()?;
     let inference_id = match latest {
         Some((id, inference_id, previous)) if previous == signature => {
-            conn.prepare_cached("UPDATE station_inferences SET confirmed_at = ?2 WHERE id = ?1")?
-                .execute(params![id, result.analyzed_at])?;
+            // The same verdict, over more days: the details say how far.
+            conn.prepare_cached(
+                "UPDATE station_inferences SET confirmed_at = ?2, detection_details = ?3 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                result.analyzed_at,
+                serde_json::to_string(&result.detection_details)?
+            ])?;
             inference_id
         }
         _ => {

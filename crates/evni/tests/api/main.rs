@@ -3,6 +3,7 @@
 
 mod auth;
 mod batch;
+mod boulder;
 mod explain;
 mod feedback;
 mod fine_tune;
