@@ -20,6 +20,9 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 struct Snapshot {
     revoked: HashSet<Uuid>,
     disabled: HashSet<TenantId>,
+    /// Every tenant that exists: a deleted tenant's tokens stop working
+    /// here, whatever this process's tenant cache still holds.
+    tenants: HashSet<TenantId>,
     /// When it was read; `None` before the first read.
     at: Option<Instant>,
 }
@@ -48,7 +51,16 @@ impl AccessList {
 
     /// Refuses a revoked token (401) and a disabled tenant's calls (403).
     pub async fn check(&self, jti: Uuid, tenant: TenantId) -> Result<(), ApiError> {
-        let snapshot = self.current().await?;
+        let mut snapshot = self.current(None).await?;
+        if !snapshot.tenants.contains(&tenant) {
+            // Perhaps created since the last read: read again, once.
+            snapshot = self.current(Some(Instant::now())).await?;
+            if !snapshot.tenants.contains(&tenant) {
+                return Err(ApiError::Unauthorized(
+                    "the token's tenant no longer exists".into(),
+                ));
+            }
+        }
         if snapshot.revoked.contains(&jti) {
             return Err(ApiError::Unauthorized("this token has been revoked".into()));
         }
@@ -60,14 +72,20 @@ impl AccessList {
         Ok(())
     }
 
-    async fn current(&self) -> Result<Arc<Snapshot>, ApiError> {
+    /// The lists, read again when older than [`REFRESH`] or, with
+    /// `read_after`, when read before that instant.
+    async fn current(&self, read_after: Option<Instant>) -> Result<Arc<Snapshot>, ApiError> {
+        let usable = |s: &Snapshot| match read_after {
+            None => s.fresh(),
+            Some(after) => s.at.is_some_and(|at| at >= after),
+        };
         let cached = self.snapshot.read().expect("access list poisoned").clone();
-        if cached.fresh() {
+        if usable(&cached) {
             return Ok(cached);
         }
         let _only_one = self.refreshing.lock().await;
         let cached = self.snapshot.read().expect("access list poisoned").clone();
-        if cached.fresh() {
+        if usable(&cached) {
             return Ok(cached);
         }
         // Read before the lists, so that the copy is never younger than it says.
@@ -75,6 +93,13 @@ impl AccessList {
         let snapshot = Arc::new(Snapshot {
             revoked: self.store.revoked_tokens().await?.into_iter().collect(),
             disabled: self.store.disabled_tenants().await?.into_iter().collect(),
+            tenants: self
+                .store
+                .list_tenants()
+                .await?
+                .into_iter()
+                .map(|t| t.id)
+                .collect(),
             at: Some(at),
         });
         *self.snapshot.write().expect("access list poisoned") = snapshot.clone();

@@ -1,6 +1,6 @@
 //! The HTTP API of evni (../shared/spec/api-reference.txt).
 
-mod access;
+pub mod access;
 mod auth;
 mod body;
 pub mod dto;

@@ -25,7 +25,7 @@ impl Bounds {
         (self.min..=self.max).contains(&value)
     }
 
-    /// "from 0 to 1000000000 kWh", for the 422.
+    /// "from -1000000000 to 1000000000 kWh", for the 422.
     pub fn describe(&self) -> String {
         let unit = if self.unit.is_empty() {
             String::new()
@@ -36,14 +36,12 @@ impl Bounds {
     }
 }
 
-/// The plausible range of a measurand's normalised value. Registers and
-/// intervals count up from zero; only the net measurands can be negative.
+/// The plausible range of a measurand's normalised value. Registers count up
+/// from zero, yet one that falls below it is kept: that is a meter fault to
+/// report (KWH_DECREASE), and refusing the reading would hide it. What is
+/// refused is the magnitude no meter reaches.
 pub fn bounds(measurand: Measurand) -> Bounds {
     let b = |min: f64, max: f64, unit: &'static str| Bounds { min, max, unit };
-    let net = matches!(
-        measurand,
-        Measurand::EnergyActiveNet | Measurand::EnergyReactiveNet | Measurand::EnergyApparentNet
-    );
     match measurand.quantity() {
         Quantity::ActiveEnergy | Quantity::ApparentEnergy | Quantity::ReactiveEnergy => {
             let unit = if measurand.quantity() == Quantity::ReactiveEnergy {
@@ -51,7 +49,7 @@ pub fn bounds(measurand: Measurand) -> Bounds {
             } else {
                 "kWh"
             };
-            b(if net { -1e9 } else { 0.0 }, 1e9, unit)
+            b(-1e9, 1e9, unit)
         }
         // Export and vehicle-to-grid flows may be signed.
         Quantity::ActivePower => b(-1e5, 1e5, "kW"),
@@ -71,12 +69,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registers_are_non_negative_and_bounded() {
+    fn registers_are_bounded_in_magnitude() {
         let register = bounds(Measurand::EnergyActiveImportRegister);
         assert!(register.contains(0.0) && register.contains(90_772.7));
-        assert!(!register.contains(-5.0) && !register.contains(1e20));
+        // A register fallen below zero is a fault to report, not to refuse.
+        assert!(register.contains(-5.0));
+        assert!(!register.contains(1e20) && !register.contains(-2e9));
         assert!(bounds(Measurand::EnergyActiveNet).contains(-5.0));
-        assert_eq!(register.describe(), "from 0 to 1000000000 kWh");
+        assert_eq!(register.describe(), "from -1000000000 to 1000000000 kWh");
         assert_eq!(bounds(Measurand::PowerFactor).describe(), "from -1 to 1");
     }
 

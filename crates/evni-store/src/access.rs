@@ -19,4 +19,35 @@ pub trait AccessStore: Send + Sync {
     async fn set_tenant_disabled(&self, tenant: TenantId, disabled: bool) -> Result<(), StoreError>;
     /// The ids of the disabled tenants.
     async fn disabled_tenants(&self) -> Result<Vec<TenantId>, StoreError>;
+    /// Deletes the tenant and every row of its data, in one transaction.
+    /// `NotFound` when there is no such tenant.
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError>;
 }
+
+/// What deleting a tenant removes, children before parents; `{t}` is the
+/// tenant parameter (`?1` or `$1`). A table added later must be added here:
+/// the store test compares every table's rows before and after.
+pub(crate) const DELETE_TENANT: [&str; 22] = [
+    "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE tenant_id = {t})",
+    "DELETE FROM webhook_deliveries WHERE tenant_id = {t}",
+    "DELETE FROM webhook_endpoints WHERE tenant_id = {t}",
+    "DELETE FROM station_anomalies WHERE tenant_id = {t}",
+    "DELETE FROM station_inferences WHERE tenant_id = {t}",
+    "DELETE FROM station_health_dirty WHERE tenant_id = {t}",
+    "DELETE FROM station_days WHERE station_id IN (SELECT id FROM stations WHERE tenant_id = {t})",
+    "DELETE FROM connector_stats WHERE station_id IN (SELECT id FROM stations WHERE tenant_id = {t})",
+    "DELETE FROM connector_category_stats WHERE station_id IN (SELECT id FROM stations WHERE tenant_id = {t})",
+    "DELETE FROM readings WHERE session_id IN (SELECT id FROM sessions WHERE tenant_id = {t})",
+    "DELETE FROM feedback WHERE session_id IN (SELECT id FROM sessions WHERE tenant_id = {t})",
+    "DELETE FROM session_categories WHERE session_id IN (SELECT id FROM sessions WHERE tenant_id = {t})",
+    "DELETE FROM inferences WHERE session_id IN (SELECT id FROM sessions WHERE tenant_id = {t})",
+    "DELETE FROM sessions WHERE tenant_id = {t}",
+    "DELETE FROM stations WHERE tenant_id = {t}",
+    "DELETE FROM batch_items WHERE batch_id IN (SELECT id FROM batches WHERE tenant_id = {t})",
+    "DELETE FROM batches WHERE tenant_id = {t}",
+    "DELETE FROM active_models WHERE tenant_id = {t}",
+    "DELETE FROM fine_tunes WHERE tenant_id = {t}",
+    "DELETE FROM models WHERE tenant_id = {t}",
+    "DELETE FROM jobs WHERE tenant_id = {t}",
+    "DELETE FROM tenants WHERE id = {t}",
+];

@@ -114,6 +114,30 @@ impl Objects {
     }
 }
 
+impl Objects {
+    /// Deletes every object under `dir`; returns how many.
+    pub async fn delete_dir(&self, dir: &str) -> Result<usize, StoreError> {
+        use futures_util::TryStreamExt;
+        let prefix = self.full(dir);
+        let paths: Vec<Path> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(object_error)?;
+        for path in &paths {
+            self.store.delete(path).await.map_err(object_error)?;
+        }
+        Ok(paths.len())
+    }
+}
+
+/// Where a tenant's objects live: its uploads and its fine-tuned models.
+pub fn tenant_dirs(tenant: crate::TenantId) -> [String; 2] {
+    [format!("uploads/{tenant}"), format!("models/tenants/{tenant}")]
+}
+
 /// Where a training upload lives; the tenant in the path keeps uploads apart.
 pub fn upload_path(tenant: crate::TenantId, upload_id: &str) -> String {
     format!("uploads/{tenant}/{upload_id}.jsonl")

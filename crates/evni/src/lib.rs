@@ -191,6 +191,11 @@ impl App {
         Ok(self.state.keys.issue(tenant, scope, ttl)?)
     }
 
+    /// Deletes a tenant and all its data; see [`delete_tenant`].
+    pub async fn delete_tenant(&self, name: &str) -> anyhow::Result<Tenant> {
+        delete_tenant(&self.state, name).await
+    }
+
     /// Revokes a token given by its id (`jti`) or whole: every API process
     /// on this database refuses it within `evni_api::access::REFRESH`.
     /// Answers the id and whether it was revoked already.
@@ -205,6 +210,29 @@ impl App {
         let newly = self.store().revoke_token(jti).await?;
         Ok((jti, !newly))
     }
+}
+
+/// Deletes a tenant and all its data: every row in the database (one
+/// transaction), then its uploads and fine-tuned models in the object store.
+/// The tenant is disabled first, and deletion waits until every API process
+/// refuses its tokens.
+pub async fn delete_tenant(state: &AppState, name: &str) -> anyhow::Result<Tenant> {
+    let store = state.engine.store();
+    let tenant = store
+        .tenant_by_name(name)
+        .await
+        .with_context(|| format!("no tenant named '{name}'"))?;
+    store.set_tenant_disabled(tenant.id, true).await?;
+    tokio::time::sleep(evni_api::access::REFRESH * 2).await;
+    store.delete_tenant(tenant.id).await?;
+    for dir in evni_store::objects::tenant_dirs(tenant.id) {
+        state.models.objects().delete_dir(&dir).await.with_context(|| {
+            format!(
+                "the tenant's rows are deleted; deleting its objects under {dir} failed, remove them by hand"
+            )
+        })?;
+    }
+    Ok(tenant)
 }
 
 /// A job worker of the service: batch chunks and fine-tunes.

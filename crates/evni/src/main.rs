@@ -143,6 +143,15 @@ enum TenantCommand {
     Disable { name: String },
     /// Accept a disabled tenant's tokens again.
     Enable { name: String },
+    /// Delete a tenant and all its data (sessions, readings, verdicts,
+    /// feedback, stations, health, webhooks, batches, jobs, models, uploads).
+    /// Asks for the tenant's name again unless --yes.
+    Delete {
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -261,6 +270,23 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Tenant {
             command: TenantCommand::Enable { name },
         } => set_disabled(&config, &name, false).await,
+        Command::Tenant {
+            command: TenantCommand::Delete { name, yes },
+        } => {
+            if !yes {
+                eprint!("This deletes tenant '{name}' and all its data for good. Type its name to confirm: ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                anyhow::ensure!(answer.trim() == name, "not confirmed; nothing was deleted");
+            }
+            let app = evni::build(&config)?;
+            let tenant = app.delete_tenant(&name).await?;
+            println!(
+                "deleted tenant '{}' ({}) and all its data",
+                tenant.name, tenant.id
+            );
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Revoke { token_or_id },
         } => {

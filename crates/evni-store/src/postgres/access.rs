@@ -48,4 +48,16 @@ impl AccessStore for PostgresStore {
         .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
+
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
+        in_transaction!(self, |tx| {
+            let mut deleted = 0;
+            for sql in crate::access::DELETE_TENANT {
+                deleted = tx.execute(&sql.replace("{t}", "$1"), &[&tenant]).await?;
+            }
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+        })
+    }
 }

@@ -72,4 +72,21 @@ impl AccessStore for SqliteStore {
             .await?;
         uuids(texts)
     }
+
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                // The writer's transaction: a failure keeps nothing.
+                let id = tenant.to_string();
+                let mut deleted = 0;
+                for sql in crate::access::DELETE_TENANT {
+                    deleted = conn.execute(&sql.replace("{t}", "?1"), params![id])?;
+                }
+                if deleted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
 }

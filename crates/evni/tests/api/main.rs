@@ -17,6 +17,7 @@ mod production;
 mod restart;
 mod sessions;
 mod stations;
+mod tenant_delete;
 mod ui;
 mod validation;
 mod webhooks;
