@@ -126,6 +126,8 @@ impl Health {
             .store
             .record_station_health(tenant, external_id, result)
             .await?;
+        metrics::counter!("evni_shade_runs_total").increment(1);
+        metrics::counter!("evni_shade_anomalies_new_total").increment(recorded.new_anomalies as u64);
         if recorded.deliveries_enqueued > 0 {
             self.deliveries_enqueued.notify_one();
         }

@@ -117,6 +117,8 @@ async fn metrics_report_requests_analyses_and_queues_and_can_ask_for_a_token() {
     let mut values = steady_charge(30, 11.0, 100.0);
     values.push(kwh(31, 90.0));
     json_ok(app.post("/v1/sessions", &session("s2", "ST-1", values)).await).await;
+    // Judging a station is a SHADE run.
+    json_ok(app.get("/v1/stations/ST-1/inference").await).await;
 
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     json_error(response, StatusCode::UNAUTHORIZED).await;
@@ -140,6 +142,7 @@ async fn metrics_report_requests_analyses_and_queues_and_can_ask_for_a_token() {
         "evni_webhook_deliveries_pending 0",
         "evni_hot_cache_sessions",
         "evni_sqlite_wal_bytes",
+        "evni_shade_runs_total",
     ] {
         assert!(text.contains(expected), "{expected} missing from\n{text}");
     }
