@@ -141,11 +141,16 @@ async fn metrics_report_requests_analyses_and_queues_and_can_ask_for_a_token() {
         "evni_jobs_queued 0",
         "evni_webhook_deliveries_pending 0",
         "evni_hot_cache_sessions",
-        "evni_sqlite_wal_bytes",
         "evni_shade_runs_total",
     ] {
         assert!(text.contains(expected), "{expected} missing from\n{text}");
     }
+    // The write-ahead log is SQLite's.
+    assert_eq!(
+        text.contains("evni_sqlite_wal_bytes"),
+        app.database.is_none(),
+        "{text}"
+    );
 }
 
 #[tokio::test]
