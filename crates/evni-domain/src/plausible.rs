@@ -36,12 +36,16 @@ impl Bounds {
     }
 }
 
-/// The plausible range of a measurand's normalised value. Registers count up
-/// from zero, yet one that falls below it is kept: that is a meter fault to
-/// report (KWH_DECREASE), and refusing the reading would hide it. What is
-/// refused is the magnitude no meter reaches.
+/// The plausible range of a measurand's normalised value. Registers and
+/// intervals count up from zero (a register that falls, still above zero, is
+/// the KWH_DECREASE fault evni reports); only the net measurands can be
+/// negative.
 pub fn bounds(measurand: Measurand) -> Bounds {
     let b = |min: f64, max: f64, unit: &'static str| Bounds { min, max, unit };
+    let net = matches!(
+        measurand,
+        Measurand::EnergyActiveNet | Measurand::EnergyReactiveNet | Measurand::EnergyApparentNet
+    );
     match measurand.quantity() {
         Quantity::ActiveEnergy | Quantity::ApparentEnergy | Quantity::ReactiveEnergy => {
             let unit = if measurand.quantity() == Quantity::ReactiveEnergy {
@@ -49,7 +53,7 @@ pub fn bounds(measurand: Measurand) -> Bounds {
             } else {
                 "kWh"
             };
-            b(-1e9, 1e9, unit)
+            b(if net { -1e9 } else { 0.0 }, 1e9, unit)
         }
         // Export and vehicle-to-grid flows may be signed.
         Quantity::ActivePower => b(-1e5, 1e5, "kW"),
@@ -69,14 +73,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registers_are_bounded_in_magnitude() {
+    fn registers_are_non_negative_and_bounded() {
         let register = bounds(Measurand::EnergyActiveImportRegister);
         assert!(register.contains(0.0) && register.contains(90_772.7));
-        // A register fallen below zero is a fault to report, not to refuse.
-        assert!(register.contains(-5.0));
-        assert!(!register.contains(1e20) && !register.contains(-2e9));
+        assert!(!register.contains(-5.0) && !register.contains(1e20));
         assert!(bounds(Measurand::EnergyActiveNet).contains(-5.0));
-        assert_eq!(register.describe(), "from -1000000000 to 1000000000 kWh");
+        assert!(!bounds(Measurand::EnergyActiveNet).contains(-2e9));
+        assert_eq!(register.describe(), "from 0 to 1000000000 kWh");
         assert_eq!(bounds(Measurand::PowerFactor).describe(), "from -1 to 1");
     }
 

@@ -449,7 +449,9 @@ pub fn load_balanced(session: &evni_sim::SimulatedSession, lb: LoadBalancing) ->
                 let rate = (vb - va).max(0.0) / span;
                 held += rate * throttled_minutes * minute as f64 * (1.0 - lb.factor);
             }
-            v.value -= held;
+            // A register held back across a fault's reset would fall below
+            // zero, which no meter reports (and evni refuses).
+            v.value = (v.value - held).max(0.0);
         } else if matches!(
             v.measurand,
             Some(Measurand::PowerActiveImport | Measurand::CurrentImport)

@@ -209,3 +209,22 @@ fn sessions_look_like_a_real_fleet() {
     }
     assert!(per_station.values().any(|&n| n >= 20), "busy stations");
 }
+
+#[test]
+fn novel_faults_stay_within_what_a_meter_produces() {
+    // The API refuses registers below zero: a fault that pushed one there
+    // would make the simulated session unpostable.
+    let config = SimConfig {
+        novel_share: 0.5,
+        ..SimConfig::new(300, 21)
+    };
+    for session in evni_sim::simulate(config) {
+        let text = serde_json::to_string(&session.request.meter_values).unwrap();
+        let values: Vec<MeterValueIn> = serde_json::from_str(&text).unwrap();
+        for (i, mv) in values.iter().enumerate() {
+            let field = format!("{}.meter_values[{i}]", session.request.session_id);
+            mv.validate(&field, 4_000_000_000_000_000)
+                .unwrap_or_else(|e| panic!("{field}: {e:?}"));
+        }
+    }
+}
