@@ -2,7 +2,11 @@
 //! F1, the false-alarm rate on clean sessions, and per-category scores where
 //! a finding must overlap its label's bucket range (widened by one bucket on
 //! each side). Pure: callers parse and analyse, this only counts.
+//!
+//! A label evni has no category for (a fault family a judge invented) is
+//! scored by session only: found when the session is predicted anomalous.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use evni_domain::{Anomaly, AnomalyCategory};
@@ -78,6 +82,8 @@ pub struct Evaluation {
     clean: usize,
     clean_alarms: usize,
     categories: [CategoryCounts; AnomalyCategory::ALL.len()],
+    /// Per unknown label name: sessions carrying it, and of those predicted.
+    unnamed: BTreeMap<String, (usize, usize)>,
 }
 
 impl Default for Evaluation {
@@ -97,23 +103,38 @@ impl Evaluation {
             clean: 0,
             clean_alarms: 0,
             categories: [CategoryCounts::default(); AnomalyCategory::ALL.len()],
+            unnamed: BTreeMap::new(),
         }
     }
 
     /// Counts one session: its labels and what the analysis produced.
     pub fn add(&mut self, labels: &[Label], outcome: &Outcome) {
+        self.add_with_unnamed(labels, &[], outcome);
+    }
+
+    /// Counts one session that may also carry labels of no known category
+    /// (`unnamed`, by name): the session is anomalous, and a finding that
+    /// matches no known label is not held against its category's precision,
+    /// since it may be the unnamed fault.
+    pub fn add_with_unnamed(&mut self, labels: &[Label], unnamed: &[String], outcome: &Outcome) {
         let (predicted, anomalies) = match outcome {
             Outcome::Analyzed(a) => (a.anomaly_score >= self.threshold, a.anomalies.as_slice()),
             Outcome::Pending | Outcome::Failed { .. } => (false, &[][..]),
         };
         self.sessions += 1;
-        match (!labels.is_empty(), predicted) {
+        for name in unnamed {
+            let entry = self.unnamed.entry(name.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(predicted);
+        }
+        let positive = !labels.is_empty() || !unnamed.is_empty();
+        match (positive, predicted) {
             (true, true) => self.true_positive += 1,
             (true, false) => self.false_negative += 1,
             (false, true) => self.false_positive += 1,
             (false, false) => {}
         }
-        if labels.is_empty() {
+        if !positive {
             self.clean += 1;
             self.clean_alarms += usize::from(predicted);
         }
@@ -123,10 +144,19 @@ impl Evaluation {
             counts.labels_found += usize::from(anomalies.iter().any(|a| label.matches(a)));
         }
         for anomaly in anomalies {
+            let matched = labels.iter().any(|l| l.matches(anomaly));
+            if !matched && !unnamed.is_empty() {
+                continue;
+            }
             let counts = &mut self.categories[index(anomaly.category)];
             counts.predicted += 1;
-            counts.predicted_true += usize::from(labels.iter().any(|l| l.matches(anomaly)));
+            counts.predicted_true += usize::from(matched);
         }
+    }
+
+    /// Session-level recall per unknown label name: (name, sessions, found).
+    pub fn unnamed(&self) -> impl Iterator<Item = (&str, usize, usize)> {
+        self.unnamed.iter().map(|(k, &(n, found))| (k.as_str(), n, found))
     }
 
     /// A session is positive with at least one label, predicted positive
@@ -207,6 +237,13 @@ impl fmt::Display for Evaluation {
                 cell(s.f1)
             )?;
         }
+        for (name, n, found) in self.unnamed() {
+            writeln!(
+                f,
+                "unnamed {name:<18} sessions {n:>5}  found {found:>5}  recall {:.3} (by session)",
+                found as f64 / n as f64
+            )?;
+        }
         Ok(())
     }
 }
@@ -265,5 +302,23 @@ mod tests {
         assert_eq!(eval.category(DataGap).f1, Some(0.0));
         assert_eq!(eval.category(UnusualPattern).f1, None);
         assert!(eval.to_string().contains("ENERGY_PIT"));
+    }
+
+    #[test]
+    fn unnamed_labels_are_scored_by_session() {
+        use AnomalyCategory::*;
+        let relay = vec!["RELAY_CHATTER".to_string()];
+        let mut eval = Evaluation::default();
+        // Found as some other category: counts as found, not as a false finding.
+        eval.add_with_unnamed(&[], &relay, &outcome(0.8, &[(PowerSpike, 3, 4)]));
+        eval.add_with_unnamed(&[], &relay, &outcome(0.2, &[]));
+        eval.add(&[], &outcome(0.1, &[]));
+
+        assert_eq!(eval.unnamed().collect::<Vec<_>>(), [("RELAY_CHATTER", 2, 1)]);
+        assert_eq!(eval.session().recall, Some(0.5));
+        assert_eq!(eval.session().precision, Some(1.0));
+        assert_eq!(eval.false_alarm_rate(), Some(0.0));
+        assert_eq!(eval.category(PowerSpike).precision, None);
+        assert!(eval.to_string().contains("unnamed RELAY_CHATTER"));
     }
 }

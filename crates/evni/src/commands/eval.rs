@@ -70,7 +70,7 @@ pub async fn run(path: &Path, target: Target, models: ModelChoice) -> anyhow::Re
             continue;
         }
         let parsed: Line = serde_json::from_str(&line).with_context(|| format!("line {}", number + 1))?;
-        let labels = labels(&parsed.labels).with_context(|| format!("line {}", number + 1))?;
+        let (labels, unnamed) = labels(&parsed.labels);
         let outcome = match &target {
             Target::InProcess => {
                 let (readings, context) =
@@ -85,12 +85,13 @@ pub async fn run(path: &Path, target: Target, models: ModelChoice) -> anyhow::Re
                 };
                 analysing += clock.elapsed();
                 if let Some(s) = &scores {
-                    models_alone.add(
+                    models_alone.add_with_unnamed(
                         &labels,
+                        &unnamed,
                         &evni_models::combine(without_findings(&rules), s.findings(), window),
                     );
                 }
-                rules_alone.add(&labels, &rules);
+                rules_alone.add_with_unnamed(&labels, &unnamed, &rules);
                 outcome
             }
             Target::Http { url, token } => {
@@ -101,7 +102,7 @@ pub async fn run(path: &Path, target: Target, models: ModelChoice) -> anyhow::Re
             }
         };
         novel.add(parsed.kind.as_deref(), &labels, &outcome);
-        evaluation.add(&labels, &outcome);
+        evaluation.add_with_unnamed(&labels, &unnamed, &outcome);
     }
     let sessions = evaluation.sessions();
     match &models {
@@ -203,19 +204,22 @@ fn open(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     })
 }
 
-fn labels(raw: &[LabelIn]) -> anyhow::Result<Vec<Label>> {
-    raw.iter()
-        .map(|l| {
-            let Some(category) = AnomalyCategory::parse(&l.category) else {
-                bail!("unknown label category '{}'", l.category);
-            };
-            Ok(Label {
+/// The labels evni has a category for, and the names of those it has not
+/// (a fault family the file's author named): those are scored by session.
+fn labels(raw: &[LabelIn]) -> (Vec<Label>, Vec<String>) {
+    let mut known = Vec::new();
+    let mut unnamed = Vec::new();
+    for l in raw {
+        match AnomalyCategory::parse(&l.category) {
+            Some(category) => known.push(Label {
                 category,
                 start_unit: l.start_unit,
                 end_unit: l.end_unit,
-            })
-        })
-        .collect()
+            }),
+            None => unnamed.push(l.category.clone()),
+        }
+    }
+    (known, unnamed)
 }
 
 /// Validates and merges readings as the API does, and reads the rated power
@@ -285,4 +289,22 @@ async fn post(
         },
         _ => Outcome::Pending,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_label_categories_are_kept_by_name() {
+        let raw: Vec<LabelIn> = serde_json::from_str(
+            r#"[{"category": "ENERGY_PIT", "start_unit": 3, "end_unit": 4},
+                {"category": "contactor_weld", "start_unit": 0, "end_unit": 23}]"#,
+        )
+        .unwrap();
+        let (known, unnamed) = labels(&raw);
+        assert_eq!(known.len(), 1);
+        assert_eq!(known[0].category, AnomalyCategory::EnergyPit);
+        assert_eq!(unnamed, ["contactor_weld"]);
+    }
 }
