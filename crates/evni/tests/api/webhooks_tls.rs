@@ -83,7 +83,7 @@ async fn subscribe_and_trigger(app: &TestApp, url: &str) -> (String, String) {
 
 /// The first attempt of the endpoint's first delivery, once made.
 async fn first_attempt(app: &TestApp, path: &str) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     loop {
         let deliveries = app.get_ok(path).await;
         let attempt = &deliveries["items"][0]["attempts"][0];
