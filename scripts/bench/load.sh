@@ -12,7 +12,8 @@
 #      and commits before answering 200 (scripts/bench/patch.lua);
 #   3. optionally (PROFILE=seconds) perf record of the server under the same
 #      PATCH load;
-#   4. a check that every PATCH answered 200 is in the database;
+#   4. a check that every PATCH answered 200 is in the database, minute by
+#      minute for every session (not a total);
 #   5. POST of new 6 h sessions, 360 readings x 3 measurands each
 #      (scripts/bench/post.lua);
 # then a summary with req/s, p50, p99, non-200 count, the server's CPU share
