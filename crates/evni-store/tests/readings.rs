@@ -4,13 +4,17 @@
 mod common;
 
 use common::session_write;
-use evni_store::sqlite::{SqliteOptions, SqliteStore};
 use evni_store::*;
 
 #[tokio::test]
 async fn every_count_of_readings_is_stored_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("db.sqlite3"))).unwrap();
+    for backend in common::backends::backends().await {
+        eprintln!("on {}", backend.name);
+        every_count_of_readings_is_stored_whole_on(backend.store.as_ref()).await;
+    }
+}
+
+async fn every_count_of_readings_is_stored_whole_on(store: &dyn Store) {
     let tenant = store.create_tenant("acme").await.unwrap().id;
     // Around the statement sizes (32, 8 and the rest).
     for count in [1, 7, 8, 9, 31, 32, 33, 77] {

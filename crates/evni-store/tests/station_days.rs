@@ -1,8 +1,9 @@
 //! Station-day aggregates follow every session write: new, late, moved to
 //! another day or connector, re-analysed, emptied.
 
+mod common;
+
 use evni_domain::SessionStatus;
-use evni_store::sqlite::{SqliteOptions, SqliteStore};
 use evni_store::*;
 
 const DAY: i64 = 86_400_000_000;
@@ -60,7 +61,7 @@ fn facts(energy_kwh: f64, plateau_kw: f64) -> Option<SessionFacts> {
 /// (day offset, connector, sessions, energy, zero, anomalous, plateaus)
 type Row = (i64, String, u32, f64, u32, u32, Vec<f64>);
 
-async fn days(store: &SqliteStore, tenant: TenantId) -> Vec<Row> {
+async fn days(store: &dyn Store, tenant: TenantId) -> Vec<Row> {
     let history = store
         .station_history(tenant, "ST-1", T0 / DAY - 5, T0 / DAY + 5)
         .await
@@ -84,8 +85,13 @@ async fn days(store: &SqliteStore, tenant: TenantId) -> Vec<Row> {
 
 #[tokio::test]
 async fn aggregates_follow_every_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("db.sqlite3"))).unwrap();
+    for backend in common::backends::backends().await {
+        eprintln!("on {}", backend.name);
+        aggregates_follow_every_write_on(backend.store.as_ref()).await;
+    }
+}
+
+async fn aggregates_follow_every_write_on(store: &dyn Store) {
     let tenant = store.create_tenant("acme").await.unwrap().id;
 
     let a = header("a", "1");
@@ -125,7 +131,7 @@ async fn aggregates_follow_every_write() {
         .await
         .unwrap();
     assert_eq!(
-        days(&store, tenant).await,
+        days(store, tenant).await,
         vec![
             (-2, "2".into(), 1, 30.0, 0, 0, vec![22.0]),
             (0, "1".into(), 2, 20.0, 1, 1, vec![0.0, 11.0]),
@@ -152,7 +158,7 @@ async fn aggregates_follow_every_write() {
         .unwrap()
         .version;
     assert_eq!(
-        days(&store, tenant).await,
+        days(store, tenant).await,
         vec![
             (-2, "2".into(), 1, 30.0, 0, 0, vec![22.0]),
             (0, "1".into(), 1, 0.0, 1, 1, vec![0.0]),
@@ -173,7 +179,7 @@ async fn aggregates_follow_every_write() {
         .unwrap()
         .version;
     assert_eq!(
-        days(&store, tenant).await[1],
+        days(store, tenant).await[1],
         (-1, "2".into(), 1, 25.0, 0, 1, vec![10.0])
     );
     store
@@ -181,7 +187,7 @@ async fn aggregates_follow_every_write() {
         .await
         .unwrap();
     assert_eq!(
-        days(&store, tenant).await,
+        days(store, tenant).await,
         vec![
             (-2, "2".into(), 1, 30.0, 0, 0, vec![22.0]),
             (0, "1".into(), 1, 0.0, 1, 1, vec![0.0]),
@@ -210,8 +216,13 @@ fn health_result(data_read_at: i64) -> HealthResult {
 
 #[tokio::test]
 async fn a_change_after_a_run_read_the_data_keeps_the_station_dirty() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("db.sqlite3"))).unwrap();
+    for backend in common::backends::backends().await {
+        eprintln!("on {}", backend.name);
+        a_change_after_a_run_read_the_data_keeps_the_station_dirty_on(backend.store.as_ref()).await;
+    }
+}
+
+async fn a_change_after_a_run_read_the_data_keeps_the_station_dirty_on(store: &dyn Store) {
     let tenant = store.create_tenant("acme").await.unwrap().id;
     let a = header("a", "1");
     let v = store

@@ -1,4 +1,8 @@
-//! A session write as the engine sends it, for the store's tests.
+//! What the store's tests share: a session write as the engine sends it, and
+//! every backend to run a test on. Each test crate uses a part of it.
+#![allow(dead_code)]
+
+pub mod backends;
 
 use evni_domain::{Measurand, Reading, SessionStatus, UnitOfMeasure};
 use evni_sim::fixtures::reading;
