@@ -13,10 +13,18 @@ use crate::StoreError;
 /// debounce) is moved forward only once it is this much older than a new
 /// change: a stream of appends to a station's sessions rewrites the mark's
 /// page (one more page in the WAL per commit) at most this often, not with
-/// every commit. A run therefore clears the mark only if it is this much older
-/// than the data the run read, so that a change the mark absorbed is never
-/// cleared with it. Well below any useful debounce.
+/// every commit. Well below any useful debounce.
 pub(crate) const DIRTY_MARK_STEP: Micros = 50_000;
+
+/// A run clears a station's dirty mark only if the mark is this much older
+/// than the data the run read. A mark carries the time its write began, not
+/// when it committed: a write that began before a run read the data may
+/// commit after the read (it waited for a lock, a connection or its turn in
+/// the group commit, long on a loaded machine), and its change must not be
+/// cleared with the run. A station changed within this margin of a run is
+/// simply run once more after the debounce. Far above any write's duration
+/// and above the mark step, so a change the mark absorbed is never cleared.
+pub const DIRTY_MARK_CLEAR_MARGIN: Micros = 5_000_000;
 
 /// What one session adds to its station's day, from the session summary.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

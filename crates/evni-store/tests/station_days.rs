@@ -242,10 +242,13 @@ async fn a_change_after_a_run_read_the_data_keeps_the_station_dirty_on(store: &d
         .await
         .unwrap();
     assert_eq!(store.dirty_stations(i64::MAX).await.unwrap().len(), 1);
-    // A run that read everything clears it.
-    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    // A run that read the data well after the change clears it.
     store
-        .record_station_health(tenant, "ST-1", health_result(now_micros()))
+        .record_station_health(
+            tenant,
+            "ST-1",
+            health_result(now_micros() + DIRTY_MARK_CLEAR_MARGIN),
+        )
         .await
         .unwrap();
     assert!(store.dirty_stations(i64::MAX).await.unwrap().is_empty());

@@ -375,7 +375,7 @@ pub(super) async fn record(
     execute(
         c,
         "DELETE FROM station_health_dirty WHERE station_id = $1 AND changed_at <= $2",
-        &[&station_id, &(result.data_read_at - DIRTY_MARK_STEP)],
+        &[&station_id, &(result.data_read_at - DIRTY_MARK_CLEAR_MARGIN)],
     )
     .await?;
     Ok(RecordedHealth {

@@ -330,7 +330,7 @@ pub(super) fn record(
         }
     }
     conn.prepare_cached("DELETE FROM station_health_dirty WHERE station_id = ?1 AND changed_at <= ?2")?
-        .execute(params![station_id, result.data_read_at - DIRTY_MARK_STEP])?;
+        .execute(params![station_id, result.data_read_at - DIRTY_MARK_CLEAR_MARGIN])?;
     Ok(RecordedHealth {
         inference_id,
         new_anomalies,
