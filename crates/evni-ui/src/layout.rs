@@ -31,6 +31,7 @@ pub enum Nav {
     Overview,
     Sessions,
     Stations,
+    Webhooks,
     Settings,
 }
 
@@ -57,6 +58,7 @@ impl Chrome {
             (Nav::Overview, "/ui/", "Overview"),
             (Nav::Sessions, "/ui/sessions", "Sessions"),
             (Nav::Stations, "/ui/stations", "Stations"),
+            (Nav::Webhooks, "/ui/webhooks", "Webhooks"),
             (Nav::Settings, "/ui/settings", "Settings"),
         ];
         Self {

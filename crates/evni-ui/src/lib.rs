@@ -42,6 +42,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/ui/stations", get(pages::stations::list))
         .route("/ui/stations/{station_id}", get(pages::stations::detail))
+        .route(
+            "/ui/webhooks",
+            get(pages::webhooks::page).post(pages::webhooks::create),
+        )
+        .route("/ui/webhooks/{id}/delete", post(pages::webhooks::delete))
         .route("/ui/static/{name}", get(assets::serve))
         // The API's router keeps the fallback; unknown dashboard paths get a page.
         .route("/ui/{*rest}", any(not_found))

@@ -161,7 +161,8 @@ async fn the_dashboard_in_chromium() {
     if !enabled() {
         return;
     }
-    let app = TestApp::spawn().await;
+    // Webhook URLs on 127.0.0.1 are allowed: nothing is delivered here.
+    let app = TestApp::spawn_with(|c| c.webhook_allow_private = true).await;
     json_ok(
         app.post("/v1/sessions", &decreasing("sess-kwh-down", "CP-NL-AMS-0042"))
             .await,
@@ -305,6 +306,34 @@ async fn the_dashboard_in_chromium() {
     assert!(text(&client, "main").await.contains("Anomaly threshold"));
     screenshot(&client, "settings").await;
     assert_clean_console(&client, "settings").await;
+
+    // A created webhook's secret is shown once and the webhook listed.
+    client.goto(&app.url("/ui/webhooks")).await.unwrap();
+    let form = client
+        .form(Locator::Css("form[action='/ui/webhooks']"))
+        .await
+        .unwrap();
+    form.set_by_name("url", "http://127.0.0.1:9/evni-hook")
+        .await
+        .unwrap();
+    form.set_by_name("description", "ops pager").await.unwrap();
+    form.submit().await.unwrap();
+    let secret = text(&client, "#webhook-secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(text(&client, ".endpoint")
+        .await
+        .contains("http://127.0.0.1:9/evni-hook"));
+    screenshot(&client, "webhook-created").await;
+    assert_clean_console(&client, "webhook created").await;
+    client.goto(&app.url("/ui/webhooks")).await.unwrap();
+    let listed = text(&client, "main").await;
+    assert!(
+        listed.contains("http://127.0.0.1:9/evni-hook") && listed.contains("ops pager"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "the secret is shown only once");
+    screenshot(&client, "webhooks").await;
+    assert_clean_console(&client, "webhooks").await;
 
     // Another tenant sees no such session.
     client

@@ -7,6 +7,7 @@ pub mod session;
 pub mod sessions;
 pub mod settings;
 pub mod stations;
+pub mod webhooks;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};

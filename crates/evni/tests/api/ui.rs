@@ -453,3 +453,111 @@ async fn stations_list_their_counts_and_another_tenants_station_is_not_found() {
     let (_, list) = page(&app, &other, "/ui/stations").await;
     assert!(!list.contains("CP-1"), "{list}");
 }
+
+#[tokio::test]
+async fn webhooks_are_created_with_the_secret_shown_once_and_deleted_by_admins() {
+    let app = TestApp::spawn_with(crate::webhooks::private_allowed).await;
+    let admin = login(&app, &app.token).await;
+    let (status, html) = page(&app, &admin, "/ui/webhooks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No endpoints."), "{html}");
+    let csrf = csrf_of(&html);
+
+    // Refused: the API's error next to its field, the form kept, nothing stored.
+    let bad = post_form(
+        &app,
+        &admin,
+        "/ui/webhooks",
+        &[
+            ("url", "ftp://example.com/"),
+            ("description", "ops"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="url-error" class="field-error" role="alert">"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="ops""#), "{html}");
+    assert_eq!(app.get_ok("/v1/webhooks").await["items"], json!([]));
+
+    // No CSRF token: 403, nothing stored.
+    let forged = post_form(
+        &app,
+        &admin,
+        "/ui/webhooks",
+        &[("url", "http://127.0.0.1:9/hook")],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_ok("/v1/webhooks").await["items"], json!([]));
+
+    let created = post_form(
+        &app,
+        &admin,
+        "/ui/webhooks",
+        &[
+            ("url", "http://127.0.0.1:9/hook"),
+            ("authorization", "Bearer receiver-token"),
+            ("description", "ops pager"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let html = created.text().await.unwrap();
+    let start = html.find(r#"<code id="webhook-secret">"#).expect("secret shown") + 26;
+    let secret = &html[start..start + html[start..].find('<').unwrap()];
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let listed = app.get_ok("/v1/webhooks").await;
+    let id = listed["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(listed["items"][0]["description"], "ops pager");
+    assert_eq!(listed["items"][0]["has_authorization"], true);
+
+    // Listed afterwards, the secret never again.
+    let (_, html) = page(&app, &admin, "/ui/webhooks").await;
+    assert!(html.contains("http://127.0.0.1:9/hook"), "{html}");
+    assert!(html.contains("No deliveries yet."), "{html}");
+    assert!(!html.contains(secret), "secret shown again");
+    assert!(!html.contains("receiver-token"), "authorization shown");
+
+    // A read token sees the list but no forms, and may not delete.
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let read = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Read,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let reader = login(&app, &read).await;
+    let (_, html) = page(&app, &reader, "/ui/webhooks").await;
+    assert!(html.contains("http://127.0.0.1:9/hook"), "{html}");
+    assert!(!html.contains(r#"name="url""#), "no form for read: {html}");
+    let delete = format!("/ui/webhooks/{id}/delete");
+    let refused = post_form(&app, &reader, &delete, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let forged = post_form(&app, &admin, &delete, &[]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get_ok("/v1/webhooks").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let deleted = post_form(&app, &admin, &delete, &[("csrf", &csrf)]).await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_ok("/v1/webhooks").await["items"], json!([]));
+    // Another tenant's endpoint is not found.
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (_, html) = page(&app, &other, "/ui/webhooks").await;
+    let gone = post_form(&app, &other, &delete, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
