@@ -15,6 +15,7 @@ use axum::Router;
 use evni_api::AppState;
 
 pub use error::UiError;
+pub use pages::link::login_url;
 
 /// Content security policy of every dashboard response: scripts, styles and
 /// data only from the dashboard itself; no inline script, no framing.
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(pages::overview::page))
         .route("/ui/login", get(pages::login::form).post(pages::login::submit))
+        .route("/ui/login/link", get(pages::link::follow))
         .route("/ui/logout", post(pages::login::logout))
         .route("/ui/sessions", get(pages::sessions::page))
         .route("/ui/sessions/{session_id}", get(pages::session::page))

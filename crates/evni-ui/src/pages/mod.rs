@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod chart;
+pub mod link;
 pub mod login;
 pub mod overview;
 pub mod session;

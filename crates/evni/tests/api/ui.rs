@@ -561,3 +561,58 @@ async fn webhooks_are_created_with_the_secret_shown_once_and_deleted_by_admins()
     let gone = post_form(&app, &other, &delete, &[("csrf", &csrf_of(&html))]).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_dashboard_link_from_the_cli_logs_in_once() {
+    let app = TestApp::spawn().await;
+    let out = crate::auth::evni_cli(
+        &app,
+        &[
+            "dashboard-link",
+            "--tenant",
+            "acme",
+            "--scope",
+            "read",
+            "--url",
+            &app.base,
+        ],
+    );
+    let url = out.trim().to_string();
+    assert!(
+        url.starts_with(&format!("{}/ui/login/link?token=", app.base)),
+        "{url}"
+    );
+    let token = url.split_once("token=").unwrap().1.to_string();
+
+    // The link is no bearer token for the API, and a changed link is refused.
+    json_error(app.get_as(&token, "/v1/sessions").await, StatusCode::UNAUTHORIZED).await;
+    let forged = format!("{}x", &url);
+    let refused = browser().get(&forged).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&refused, "evni_session").is_none());
+
+    let first = browser().get(&url).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(first.headers()[header::LOCATION], "/ui/");
+    let cookie = set_cookie(&first, "evni_session")
+        .expect("session cookie")
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (status, html) = page(&app, &pair(&cookie), "/ui/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("acme · read"), "{html}");
+
+    // Spent: refused on a second visit, also by a server restarted on the
+    // same database (the use is recorded there, not in memory).
+    let second = browser().get(&url).send().await.unwrap();
+    assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&second, "evni_session").is_none());
+    assert!(second.text().await.unwrap().contains("used already"));
+    let app = app.restart().await;
+    let url = url.replace(url.split("/ui/").next().unwrap(), &app.base);
+    let again = browser().get(&url).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+}
