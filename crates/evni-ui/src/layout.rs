@@ -32,6 +32,7 @@ pub enum Nav {
     Sessions,
     Stations,
     Webhooks,
+    Batches,
     Settings,
 }
 
@@ -59,6 +60,7 @@ impl Chrome {
             (Nav::Sessions, "/ui/sessions", "Sessions"),
             (Nav::Stations, "/ui/stations", "Stations"),
             (Nav::Webhooks, "/ui/webhooks", "Webhooks"),
+            (Nav::Batches, "/ui/batches", "Batches"),
             (Nav::Settings, "/ui/settings", "Settings"),
         ];
         Self {

@@ -22,6 +22,10 @@ pub use pages::link::login_url;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The largest file of sessions the batches page takes (the API's default
+/// batch body limit; the API's own limits apply to what is inside).
+const BATCH_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
+
 /// The dashboard's routes, with `/` redirecting to `/ui/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -49,6 +53,12 @@ pub fn router(state: AppState) -> Router {
             get(pages::webhooks::page).post(pages::webhooks::create),
         )
         .route("/ui/webhooks/{id}/delete", post(pages::webhooks::delete))
+        .route(
+            "/ui/batches",
+            get(pages::batches::page)
+                .post(pages::batches::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(BATCH_UPLOAD_BYTES)),
+        )
         .route("/ui/static/{name}", get(assets::serve))
         // The API's router keeps the fallback; unknown dashboard paths get a page.
         .route("/ui/{*rest}", any(not_found))

@@ -335,6 +335,44 @@ async fn the_dashboard_in_chromium() {
     screenshot(&client, "webhooks").await;
     assert_clean_console(&client, "webhooks").await;
 
+    // A JSON-lines file uploaded from the browser becomes a batch.
+    let file = std::env::temp_dir().join(format!("evni-ui-{}.jsonl", std::process::id()));
+    let lines: Vec<String> = (0..4)
+        .map(|i| {
+            session(
+                &format!("upl-{i}"),
+                "CP-NL-AMS-0050",
+                steady_charge(30, 7.4, 500.0),
+            )
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    client.goto(&app.url("/ui/batches")).await.unwrap();
+    client
+        .find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form[action='/ui/batches'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&client, ".notice").await.contains("submitted"));
+    client
+        .wait()
+        .for_element(Locator::Css("progress[value='4']"))
+        .await
+        .expect("the batch completes on the page");
+    screenshot(&client, "batches").await;
+    assert_clean_console(&client, "batches").await;
+    let _ = std::fs::remove_file(&file);
+
     // Another tenant sees no such session.
     client
         .find(Locator::Css("form[action='/ui/logout'] button"))

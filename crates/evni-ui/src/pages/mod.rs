@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod batches;
 pub mod chart;
 pub mod link;
 pub mod login;

@@ -616,3 +616,110 @@ async fn a_dashboard_link_from_the_cli_logs_in_once() {
     let again = browser().get(&url).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Posts a multipart form as a browser does: `fields`, then `file`.
+async fn post_file(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    file: &str,
+) -> reqwest::Response {
+    let boundary = "evni-test-boundary-7f3a";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sessions.jsonl\"\r\nContent-Type: application/x-ndjson\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    browser()
+        .post(app.url(path))
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_json_lines_upload_becomes_a_batch_listed_with_its_progress() {
+    let app = TestApp::spawn().await;
+    let writer = login(&app, &app.token).await;
+    let (status, html) = page(&app, &writer, "/ui/batches").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No batches yet."), "{html}");
+    let csrf = csrf_of(&html);
+    let lines: Vec<String> = (0..3)
+        .map(|i| session(&format!("up-{i}"), "CP-UP", steady_charge(30, 7.0, 100.0)).to_string())
+        .collect();
+    let good = format!("{}\n\n{}\n{}\n", lines[0], lines[1], lines[2]);
+    let batches = || async { app.get_ok("/v1/sessions/batch").await["items"].clone() };
+
+    // Refused files: the problem next to the field, nothing stored.
+    for (file, problem) in [
+        ("{\"session_id\": \n", "line 1: is not one JSON value"),
+        ("\n\n", "has no sessions"),
+    ] {
+        let refused = post_file(&app, &writer, "/ui/batches", &[("csrf", &csrf)], file).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains(r#"<p id="file-error" class="field-error" role="alert">"#)
+                && html.contains(problem),
+            "{html}"
+        );
+    }
+    let invalid = format!(
+        "{}\n{{\"charging_point_id\": \"CP-UP\", \"meter_values\": []}}\n",
+        lines[0]
+    );
+    let refused = post_file(&app, &writer, "/ui/batches", &[("csrf", &csrf)], &invalid).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("session 2.session_id: is required"),
+        "the API's error by line: {html}"
+    );
+    // Without the CSRF token, or with a read token: 403.
+    let forged = post_file(&app, &writer, "/ui/batches", &[], &good).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let read = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Read,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let reader = login(&app, &read).await;
+    let (_, html) = page(&app, &reader, "/ui/batches").await;
+    assert!(!html.contains(r#"name="file""#), "no upload for read: {html}");
+    let refused = post_file(&app, &reader, "/ui/batches", &[("csrf", &csrf_of(&html))], &good).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(batches().await, json!([]));
+
+    let submitted = post_file(&app, &writer, "/ui/batches", &[("csrf", &csrf)], &good).await;
+    assert_eq!(submitted.status(), StatusCode::SEE_OTHER);
+    let listed = batches().await;
+    assert_eq!(listed[0]["total_sessions"], 3, "{listed}");
+    let id = listed[0]["batch_id"].as_str().unwrap().to_string();
+    let start = std::time::Instant::now();
+    while app.get_ok(&format!("/v1/sessions/batch/{id}")).await["status"] != "completed" {
+        assert!(start.elapsed().as_secs() < 30, "batch not completed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, html) = page(&app, &reader, "/ui/batches").await;
+    assert!(html.contains(&id), "{html}");
+    assert!(html.contains(r#"<progress max="3" value="3""#), "{html}");
+    assert!(!html.contains("hx-trigger"), "no polling once done: {html}");
+    assert_eq!(app.get_ok("/v1/sessions/up-2").await["session_id"], "up-2");
+}
