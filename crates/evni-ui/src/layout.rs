@@ -32,6 +32,7 @@ pub enum Nav {
     Sessions,
     Stations,
     Webhooks,
+    Models,
     Batches,
     Settings,
 }
@@ -60,6 +61,7 @@ impl Chrome {
             (Nav::Sessions, "/ui/sessions", "Sessions"),
             (Nav::Stations, "/ui/stations", "Stations"),
             (Nav::Webhooks, "/ui/webhooks", "Webhooks"),
+            (Nav::Models, "/ui/models", "Models"),
             (Nav::Batches, "/ui/batches", "Batches"),
             (Nav::Settings, "/ui/settings", "Settings"),
         ];

@@ -59,6 +59,9 @@ pub fn router(state: AppState) -> Router {
                 .post(pages::batches::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(BATCH_UPLOAD_BYTES)),
         )
+        .route("/ui/models", get(pages::models::page))
+        .route("/ui/models/fine-tune", post(pages::models::fine_tune))
+        .route("/ui/models/{id}/activate", post(pages::models::activate))
         .route("/ui/static/{name}", get(assets::serve))
         // The API's router keeps the fallback; unknown dashboard paths get a page.
         .route("/ui/{*rest}", any(not_found))

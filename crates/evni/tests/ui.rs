@@ -373,6 +373,60 @@ async fn the_dashboard_in_chromium() {
     assert_clean_console(&client, "batches").await;
     let _ = std::fs::remove_file(&file);
 
+    // A running fine-tune's progress moves on the page, without a reload.
+    client.goto(&app.url("/ui/models")).await.unwrap();
+    screenshot(&client, "models").await;
+    assert_clean_console(&client, "models").await;
+    let form = client
+        .form(Locator::Css("form[action='/ui/models/fine-tune']"))
+        .await
+        .unwrap();
+    form.set_by_name("name", "Amsterdam fleet").await.unwrap();
+    form.set_by_name("epochs", "200").await.unwrap();
+    form.submit().await.unwrap();
+    assert!(text(&client, ".notice").await.contains("started"));
+    client
+        .execute("window.evniSamePage = true;", vec![])
+        .await
+        .unwrap();
+    let epoch = || async {
+        let shown = client
+            .find(Locator::Css("#fine-tunes .epoch"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        shown.split(" / ").next()?.parse::<u64>().ok()
+    };
+    let start = std::time::Instant::now();
+    let mut seen = Vec::new();
+    while !(seen.len() >= 2 && seen[0] > 0 && seen.last() > seen.first()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "progress seen: {seen:?}"
+        );
+        if let Some(e) = epoch().await {
+            if e > 0 && seen.last() != Some(&e) {
+                seen.push(e);
+                if seen.len() == 2 {
+                    screenshot(&client, "models-training").await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen[0] < 200, "first seen before the end: {seen:?}");
+    assert_eq!(
+        client
+            .execute("return window.evniSamePage === true;", vec![])
+            .await
+            .unwrap(),
+        json!(true),
+        "the page was not reloaded"
+    );
+    assert_clean_console(&client, "models while training").await;
+
     // Another tenant sees no such session.
     client
         .find(Locator::Css("form[action='/ui/logout'] button"))

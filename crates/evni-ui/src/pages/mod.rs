@@ -4,6 +4,7 @@ pub mod batches;
 pub mod chart;
 pub mod link;
 pub mod login;
+pub mod models;
 pub mod overview;
 pub mod session;
 pub mod sessions;

@@ -723,3 +723,134 @@ async fn a_json_lines_upload_becomes_a_batch_listed_with_its_progress() {
     assert!(!html.contains("hx-trigger"), "no polling once done: {html}");
     assert_eq!(app.get_ok("/v1/sessions/up-2").await["session_id"], "up-2");
 }
+
+#[tokio::test]
+async fn models_fine_tune_from_the_form_and_activate_with_the_comparison_shown() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    for i in 0..12 {
+        let s = session(
+            &format!("ft-{i:02}"),
+            "ST-FT",
+            steady_charge(60 + 5 * i, 7.0 + i as f64, 100.0),
+        );
+        json_ok(app.post("/v1/sessions", &s).await).await;
+    }
+    let admin = login(&app, &app.token).await;
+    let (status, html) = page(&app, &admin, "/ui/models").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<code>model-csar2-base</code>"), "{html}");
+    assert!(html.contains("No fine-tunes yet."), "{html}");
+    let csrf = csrf_of(&html);
+    let jobs = || async { app.get_ok("/v1/models/fine-tune").await["items"].clone() };
+
+    // Refused: each error next to its field, the form kept, nothing started.
+    let bad = post_form(
+        &app,
+        &admin,
+        "/ui/models/fine-tune",
+        &[
+            ("base_model_id", "model-csar2-base"),
+            ("name", "Fleet"),
+            ("station_id", "ST-FT"),
+            ("date_from", "2026-13-01"),
+            ("epochs", "0"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="epochs-error" class="field-error" role="alert">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<p id="date_from-error" class="field-error" role="alert">"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="ST-FT""#), "{html}");
+    let forged = post_form(
+        &app,
+        &admin,
+        "/ui/models/fine-tune",
+        &[("name", "Fleet"), ("epochs", "3")],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(jobs().await, json!([]));
+
+    let started = post_form(
+        &app,
+        &admin,
+        "/ui/models/fine-tune",
+        &[
+            ("base_model_id", "model-csar2-base"),
+            ("name", "Fleet"),
+            ("station_id", "ST-FT"),
+            ("date_from", "2026-01-01"),
+            ("epochs", "3"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(
+        html.contains(r#"hx-trigger="every 1s""#),
+        "polls while queued: {html}"
+    );
+    assert!(html.contains("queued"), "{html}");
+    let worker = evni::worker(&app.app_state, evni_worker::WorkerConfig::default());
+    while worker.step().await.unwrap() != evni_worker::StepOutcome::Empty {}
+    let job = jobs().await[0].clone();
+    assert_eq!(job["status"], "completed", "{job}");
+    let model_id = job["result_model_id"].as_str().unwrap().to_string();
+
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(!html.contains("hx-trigger"), "no polling once done");
+    assert!(html.contains(r#"<span class="epoch">3 / 3</span>"#), "{html}");
+    assert!(
+        html.contains(&format!(
+            r#"id="compare-{model_id}">On the tenant&#39;s held-out sessions: false alarms "#
+        )),
+        "{html}"
+    );
+    let activate = format!("/ui/models/{model_id}/activate");
+    assert!(html.contains(&format!(r#"action="{activate}""#)), "{html}");
+
+    // Activation: admins only, with the CSRF token.
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let write = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Write,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let writer = login(&app, &write).await;
+    let (_, html) = page(&app, &writer, "/ui/models").await;
+    assert!(
+        !html.contains(&format!(r#"action="{activate}""#)),
+        "no activate for write"
+    );
+    let refused = post_form(&app, &writer, &activate, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let forged = post_form(&app, &admin, &activate, &[]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(
+        !html.contains(r#"<span class="badge normal">in use</span>"#),
+        "{html}"
+    );
+
+    let done = post_form(&app, &admin, &activate, &[("csrf", &csrf)]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(
+        html.contains(r#"<span class="badge normal">in use</span>"#),
+        "{html}"
+    );
+    assert!(html.contains("now analyses") || !html.contains("hx-trigger"));
+}
