@@ -49,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ui/stations", get(pages::stations::list))
         .route("/ui/stations/{station_id}", get(pages::stations::detail))
         .route(
+            "/ui/stations/{station_id}/metadata",
+            post(pages::stations::save_metadata),
+        )
+        .route(
             "/ui/webhooks",
             get(pages::webhooks::page).post(pages::webhooks::create),
         )

@@ -5,12 +5,16 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
 use evni_api::dto::{StationConnectorItem, StationListItem};
+use evni_api::json::JsonBody;
 use evni_api::path::Path;
 use evni_api::routes::{health, stations};
-use evni_api::{ApiError, AppState};
+use evni_api::{ApiError, AppState, Scope};
 
 use crate::error::{encode_component, UiError};
 use crate::layout::{Chrome, Nav};
@@ -100,6 +104,25 @@ struct StationPage {
     /// SHADE's latest judgement; None before its first run.
     health: Option<Health>,
     history: Vec<HistoryRow>,
+    /// Rated power per connector: a form for admins.
+    can_edit: bool,
+    metadata_action: String,
+    powers: Vec<PowerField>,
+    saved: bool,
+}
+
+/// One connector's rated power in the metadata form.
+struct PowerField {
+    connector: String,
+    value: String,
+    error: Option<String>,
+}
+
+/// The form as typed and the API's errors, keyed by connector id.
+#[derive(Default)]
+struct Edits {
+    typed: HashMap<String, String>,
+    errors: HashMap<String, String>,
 }
 
 struct Health {
@@ -113,12 +136,30 @@ fn anomaly_type(details: &serde_json::Value) -> String {
     details["anomaly_type"].as_str().unwrap_or("—").to_string()
 }
 
+#[derive(serde::Deserialize)]
+pub struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
 /// GET /ui/stations/{id}
 pub async fn detail(
     State(state): State<AppState>,
     ui: Ui,
     Path(id): Path<String>,
+    Query(query): Query<SavedQuery>,
 ) -> Result<Response, UiError> {
+    render_detail(&state, &ui, id, Edits::default(), query.saved.is_some()).await
+}
+
+async fn render_detail(
+    state: &AppState,
+    ui: &Ui,
+    id: String,
+    edits: Edits,
+    saved: bool,
+) -> Result<Response, UiError> {
+    let state = state.clone();
     let caller = ui.caller.clone();
     let station = stations::detail(State(state.clone()), caller.clone(), Path(id.clone()))
         .await?
@@ -147,8 +188,37 @@ pub async fn detail(
             kind: anomaly_type(&a.detection_details),
         })
         .collect();
+    let connectors = connectors.connectors;
+    let powers = connectors
+        .iter()
+        .map(|c| {
+            let current = station.metadata.as_ref().and_then(|m| {
+                m.get("connectors")?
+                    .get(&c.connector_id)?
+                    .get("rated_power_kw")
+                    .map(|v| v.to_string())
+            });
+            PowerField {
+                value: edits
+                    .typed
+                    .get(&c.connector_id)
+                    .cloned()
+                    .or(current)
+                    .unwrap_or_default(),
+                error: edits.errors.get(&c.connector_id).cloned(),
+                connector: c.connector_id.clone(),
+            }
+        })
+        .collect();
     let page = StationPage {
-        chrome: Chrome::new(&ui, Nav::Stations),
+        chrome: Chrome::new(ui, Nav::Stations),
+        can_edit: ui.can(Scope::Admin),
+        metadata_action: format!(
+            "/ui/stations/{}/metadata",
+            encode_component(&station.external_station_id)
+        ),
+        powers,
+        saved,
         sessions_href: format!(
             "/ui/sessions?charging_station_id={}",
             encode_component(&station.external_station_id)
@@ -160,9 +230,64 @@ pub async fn detail(
             .metadata
             .map(|m| serde_json::to_string_pretty(&m).unwrap_or_default())
             .unwrap_or_default(),
-        connectors: connectors.connectors,
+        connectors,
         health,
         history,
     };
     super::render(&page)
+}
+
+/// POST /ui/stations/{id}/metadata: rated power per connector (kW; empty
+/// clears it), through the API's PATCH /v1/stations/{id}. Admins only.
+pub async fn save_metadata(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    ui.check_csrf(&state, form.get("csrf").map(String::as_str))?;
+    ui.caller.require(Scope::Admin)?;
+    let typed: HashMap<String, String> = form
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("power.")?.to_string(), v.trim().to_string())))
+        .collect();
+    let connectors: serde_json::Map<String, serde_json::Value> = typed
+        .iter()
+        .map(|(connector, raw)| {
+            // A number goes as a number, empty as null (cleared), anything
+            // else as typed for the API to refuse in its own words.
+            let power = if raw.is_empty() {
+                serde_json::Value::Null
+            } else {
+                raw.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or_else(|| serde_json::Value::String(raw.clone()))
+            };
+            (connector.clone(), serde_json::json!({ "rated_power_kw": power }))
+        })
+        .collect();
+    let body = serde_json::json!({ "metadata": { "connectors": connectors } });
+    let body = JsonBody(Bytes::from(body.to_string()));
+    match stations::patch(State(state.clone()), ui.caller.clone(), Path(id.clone()), body).await {
+        Ok(_) => Ok(Redirect::to(&format!("/ui/stations/{}?saved=1", encode_component(&id))).into_response()),
+        Err(ApiError::Validation(refused)) => {
+            let errors = refused
+                .errors
+                .into_iter()
+                .filter_map(|e| {
+                    let connector = e
+                        .field
+                        .strip_prefix("metadata.connectors.")?
+                        .trim_end_matches(".rated_power_kw")
+                        .to_string();
+                    Some((connector, e.problem))
+                })
+                .collect();
+            let page = render_detail(&state, &ui, id, Edits { typed, errors }, false).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -854,3 +854,63 @@ async fn models_fine_tune_from_the_form_and_activate_with_the_comparison_shown()
     );
     assert!(html.contains("now analyses") || !html.contains("hx-trigger"));
 }
+
+#[tokio::test]
+async fn station_rated_power_is_set_by_admins_with_the_apis_error_by_the_connector() {
+    let app = TestApp::spawn().await;
+    let mut s = session("p-1", "CP-P", steady_charge(30, 7.0, 10.0));
+    s["connector_id"] = json!("1");
+    json_ok(app.post("/v1/sessions", &s).await).await;
+    let admin = login(&app, &app.token).await;
+    let (status, html) = page(&app, &admin, "/ui/stations/CP-P").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"name="power.1""#), "{html}");
+    let csrf = csrf_of(&html);
+    let action = "/ui/stations/CP-P/metadata";
+    let metadata = || async { app.get_ok("/v1/stations/CP-P").await["metadata"].clone() };
+    let before = metadata().await;
+
+    let bad = post_form(&app, &admin, action, &[("power.1", "5000"), ("csrf", &csrf)]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="power-1-error" class="field-error" role="alert">rated power must be a number of kW above 0 and at most 2000</p>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="5000""#), "{html}");
+    assert_eq!(metadata().await, before);
+    let forged = post_form(&app, &admin, action, &[("power.1", "22")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let write = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Write,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let writer = login(&app, &write).await;
+    let (_, html) = page(&app, &writer, "/ui/stations/CP-P").await;
+    assert!(!html.contains(r#"name="power.1""#), "no form below admin");
+    let refused = post_form(
+        &app,
+        &writer,
+        action,
+        &[("power.1", "22"), ("csrf", &csrf_of(&html))],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(metadata().await, before);
+
+    let saved = post_form(&app, &admin, action, &[("power.1", "22"), ("csrf", &csrf)]).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(metadata().await["connectors"]["1"]["rated_power_kw"], 22.0);
+    let (_, html) = page(&app, &admin, "/ui/stations/CP-P?saved=1").await;
+    assert!(
+        html.contains(r#"value="22.0""#) || html.contains(r#"value="22""#),
+        "{html}"
+    );
+}
