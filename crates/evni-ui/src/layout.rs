@@ -12,6 +12,7 @@ pub struct Assets {
     pub uplot_css: String,
     pub app_js: String,
     pub chart_js: String,
+    pub overview_js: String,
     pub htmx: String,
     pub uplot: String,
 }
@@ -21,6 +22,7 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
     uplot_css: assets::url("uPlot.min.css"),
     app_js: assets::url("app.js"),
     chart_js: assets::url("chart.js"),
+    overview_js: assets::url("overview.js"),
     htmx: assets::url("htmx.min.js"),
     uplot: assets::url("uPlot.iife.min.js"),
 });

@@ -194,6 +194,12 @@ async fn the_dashboard_in_chromium() {
         text(&client, ".stats").await.contains("13"),
         "13 sessions on the overview"
     );
+    let daily = client
+        .wait()
+        .for_element(Locator::Css("#by-category[data-drawn='true']"))
+        .await
+        .expect("anomalies per day drawn");
+    assert_eq!(daily.attr("data-series").await.unwrap().as_deref(), Some("1"));
     screenshot(&client, "overview").await;
     assert_clean_console(&client, "overview").await;
 

@@ -914,3 +914,55 @@ async fn station_rated_power_is_set_by_admins_with_the_apis_error_by_the_connect
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn the_overview_counts_anomalous_sessions_per_day_by_category() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("o-1", "CP-O")).await).await;
+    json_ok(app.post("/v1/sessions", &decreasing("o-2", "CP-O")).await).await;
+    json_ok(
+        app.post(
+            "/v1/sessions",
+            &session("o-3", "CP-O", steady_charge(30, 7.0, 10.0)),
+        )
+        .await,
+    )
+    .await;
+    let cookie = login(&app, &app.token).await;
+    let (status, html) = page(&app, &cookie, "/ui/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<tr><td>KWH_DECREASE</td><td class=\"num\">2</td></tr>"),
+        "{html}"
+    );
+    let start = html
+        .find(r#"<script type="application/json" id="by-category-data">"#)
+        .unwrap()
+        + 54;
+    let data: Value =
+        serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()]).unwrap();
+    let days = data["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    // The 30 days end with the tenant's newest data: 2026-02-27.
+    assert_eq!(days[29], 1_772_150_400, "{data}");
+    let series = &data["series"][0];
+    assert_eq!(series["label"], "KWH_DECREASE");
+    assert_eq!(series["values"][29], 2);
+    assert_eq!(
+        series["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_u64)
+            .sum::<u64>(),
+        2
+    );
+    assert!(html.contains("No failing deliveries."), "{html}");
+    // Another tenant's overview counts none of them.
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (_, html) = page(&app, &other, "/ui/").await;
+    assert!(
+        html.contains("No anomalous sessions in the last 30 days."),
+        "{html}"
+    );
+}
