@@ -38,6 +38,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../static/overview.js"),
     },
     Asset {
+        name: "station.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/station.js"),
+    },
+    Asset {
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../static/vendor/htmx.min.js"),

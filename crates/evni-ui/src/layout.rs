@@ -13,6 +13,7 @@ pub struct Assets {
     pub app_js: String,
     pub chart_js: String,
     pub overview_js: String,
+    pub station_js: String,
     pub htmx: String,
     pub uplot: String,
 }
@@ -23,6 +24,7 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
     app_js: assets::url("app.js"),
     chart_js: assets::url("chart.js"),
     overview_js: assets::url("overview.js"),
+    station_js: assets::url("station.js"),
     htmx: assets::url("htmx.min.js"),
     uplot: assets::url("uPlot.iife.min.js"),
 });

@@ -305,6 +305,11 @@ async fn the_dashboard_in_chromium() {
         .await
         .unwrap();
     assert!(text(&client, "main").await.contains("KWH_DECREASE: 1"));
+    client
+        .wait()
+        .for_element(Locator::Css("#daily[data-drawn='true']"))
+        .await
+        .expect("daily chart drawn");
     screenshot(&client, "station").await;
     assert_clean_console(&client, "station").await;
 

@@ -104,6 +104,9 @@ struct StationPage {
     /// SHADE's latest judgement; None before its first run.
     health: Option<Health>,
     history: Vec<HistoryRow>,
+    /// `{days, sessions, energy, baseline_sessions, baseline_energy}` for
+    /// station.js: daily totals against SHADE's baseline.
+    daily_json: String,
     /// Rated power per connector: a form for admins.
     can_edit: bool,
     metadata_action: String,
@@ -177,7 +180,7 @@ async fn render_detail(
         Err(ApiError::NotFound(_)) => None,
         Err(other) => return Err(other.into()),
     };
-    let history = health::anomalies(State(state), caller, Path(id), Query(HashMap::new()))
+    let history = health::anomalies(State(state.clone()), caller, Path(id), Query(HashMap::new()))
         .await?
         .0
         .items
@@ -210,8 +213,10 @@ async fn render_detail(
             }
         })
         .collect();
+    let daily_json = daily(&state, ui, &station.external_station_id).await?;
     let page = StationPage {
         chrome: Chrome::new(ui, Nav::Stations),
+        daily_json,
         can_edit: ui.can(Scope::Admin),
         metadata_action: format!(
             "/ui/stations/{}/metadata",
@@ -290,4 +295,58 @@ pub async fn save_metadata(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Days of the station chart, ending with the tenant's newest data.
+const DAILY_DAYS: i64 = 60;
+
+/// The station's sessions and energy per day over [`DAILY_DAYS`], each day
+/// against its SHADE baseline: the median of the `baseline_days` before it
+/// (SHADE's rolling baseline, without its weekday factor). Bounded: one
+/// row per day and connector of at most `DAILY_DAYS + baseline_days` days.
+async fn daily(state: &AppState, ui: &Ui, station: &str) -> Result<String, UiError> {
+    let store = state.engine.store();
+    let tenant = ui.caller.tenant.id;
+    let today = chrono::Utc::now().timestamp_micros().div_euclid(86_400_000_000);
+    let last = store
+        .tenant_last_day(tenant)
+        .await?
+        .map_or(today, |d| d.min(today));
+    let baseline_days = evni_shade::Params::default().baseline_days;
+    let first = last - DAILY_DAYS + 1;
+    let history = store
+        .station_history(tenant, station, first - baseline_days, last)
+        .await?;
+    let span = (DAILY_DAYS + baseline_days) as usize;
+    let mut sessions = vec![0.0f64; span];
+    let mut energy = vec![0.0f64; span];
+    for day in history.days {
+        let index = day.day - (first - baseline_days);
+        if (0..span as i64).contains(&index) {
+            sessions[index as usize] += f64::from(day.sessions);
+            energy[index as usize] += day.energy_kwh;
+        }
+    }
+    let median = |values: &[f64]| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        if n == 0 {
+            0.0
+        } else if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        }
+    };
+    let b = baseline_days as usize;
+    let shown = b..span;
+    let json = serde_json::json!({
+        "days": (first..=last).map(|d| d * 86_400).collect::<Vec<_>>(),
+        "sessions": &sessions[shown.clone()],
+        "energy": energy[shown.clone()].iter().map(|e| (e * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+        "baseline_sessions": shown.clone().map(|i| median(&sessions[i - b..i])).collect::<Vec<_>>(),
+        "baseline_energy": shown.map(|i| (median(&energy[i - b..i]) * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+    });
+    Ok(json.to_string().replace('<', "\\u003c"))
 }

@@ -440,6 +440,18 @@ async fn stations_list_their_counts_and_another_tenants_station_is_not_found() {
     let (status, html) = page(&app, &cookie, "/ui/stations/CP-1").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("KWH_DECREASE: 1"), "connector categories: {html}");
+    // Daily totals against the baseline, ending with the newest data day.
+    let start = html
+        .find(r#"<script type="application/json" id="daily-data">"#)
+        .unwrap()
+        + 48;
+    let daily: Value =
+        serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()]).unwrap();
+    assert_eq!(daily["days"].as_array().unwrap().len(), 60);
+    assert_eq!(daily["days"][59], 1_772_150_400, "{daily}");
+    assert_eq!(daily["sessions"][59], 2.0, "{daily}");
+    assert!(daily["energy"][59].as_f64().unwrap() > 0.0, "{daily}");
+    assert_eq!(daily["baseline_sessions"][59], 0.0, "no history before: {daily}");
     // SHADE runs on change in the background: judged or not yet, either shows.
     assert!(
         html.contains(r#"<dd id="health"><span class="badge normal">healthy</span>"#)
