@@ -438,6 +438,24 @@ async fn the_dashboard_in_chromium() {
     );
     assert_clean_console(&client, "models while training").await;
 
+    // Every page at phone width (screenshots to look at), console clean.
+    client.set_window_size(390, 844).await.unwrap();
+    for (path, name) in [
+        ("/ui/", "overview-phone"),
+        ("/ui/sessions", "sessions-phone"),
+        ("/ui/stations/CP-NL-AMS-0042", "station-phone"),
+        ("/ui/webhooks", "webhooks-phone"),
+        ("/ui/models", "models-phone"),
+        ("/ui/batches", "batches-phone"),
+        ("/ui/settings", "settings-phone"),
+    ] {
+        client.goto(&app.url(path)).await.unwrap();
+        client.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        screenshot(&client, name).await;
+        assert_clean_console(&client, name).await;
+    }
+    client.set_window_size(1280, 800).await.unwrap();
+
     // Another tenant sees no such session.
     client
         .find(Locator::Css("form[action='/ui/logout'] button"))
