@@ -2,6 +2,7 @@
 //! each backend lives in its own module with its own migrations.
 
 pub mod access;
+pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod jobs;
@@ -16,6 +17,7 @@ mod station_days;
 use async_trait::async_trait;
 
 pub use access::AccessStore;
+pub use dashboard::{CategoryDay, DashboardStore, OpenStationAnomaly};
 pub use error::StoreError;
 pub use health::*;
 pub use jobs::*;
@@ -27,7 +29,7 @@ pub use models::*;
 #[async_trait]
 /// Station health and webhooks come from [`HealthStore`] (health.rs), the
 /// model registry and fine-tunes from [`ModelStore`] (models.rs).
-pub trait Store: HealthStore + ModelStore + AccessStore + Send + Sync + 'static {
+pub trait Store: HealthStore + ModelStore + AccessStore + DashboardStore + Send + Sync + 'static {
     // Tenants
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
     async fn tenant_by_name(&self, name: &str) -> Result<Tenant, StoreError>;

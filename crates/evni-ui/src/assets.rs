@@ -33,6 +33,16 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../static/chart.js"),
     },
     Asset {
+        name: "overview.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/overview.js"),
+    },
+    Asset {
+        name: "station.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/station.js"),
+    },
+    Asset {
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../static/vendor/htmx.min.js"),

@@ -60,6 +60,7 @@ impl IntoResponse for UiError {
                 "The form was not sent by this dashboard session (missing or invalid CSRF token); nothing was changed. Reload the page and try again.".to_string(),
             ),
             UiError::Api(ApiError::NotFound(message)) => (StatusCode::NOT_FOUND, "Not found", message),
+            UiError::Api(ApiError::Unauthorized(message)) => (StatusCode::UNAUTHORIZED, "Not logged in", message),
             UiError::Api(ApiError::Forbidden(message)) => (StatusCode::FORBIDDEN, "Not allowed", message),
             UiError::Api(ApiError::Validation(errors)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -12,6 +12,8 @@ pub struct Assets {
     pub uplot_css: String,
     pub app_js: String,
     pub chart_js: String,
+    pub overview_js: String,
+    pub station_js: String,
     pub htmx: String,
     pub uplot: String,
 }
@@ -21,6 +23,8 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
     uplot_css: assets::url("uPlot.min.css"),
     app_js: assets::url("app.js"),
     chart_js: assets::url("chart.js"),
+    overview_js: assets::url("overview.js"),
+    station_js: assets::url("station.js"),
     htmx: assets::url("htmx.min.js"),
     uplot: assets::url("uPlot.iife.min.js"),
 });
@@ -31,6 +35,9 @@ pub enum Nav {
     Overview,
     Sessions,
     Stations,
+    Webhooks,
+    Models,
+    Batches,
     Settings,
 }
 
@@ -57,6 +64,9 @@ impl Chrome {
             (Nav::Overview, "/ui/", "Overview"),
             (Nav::Sessions, "/ui/sessions", "Sessions"),
             (Nav::Stations, "/ui/stations", "Stations"),
+            (Nav::Webhooks, "/ui/webhooks", "Webhooks"),
+            (Nav::Models, "/ui/models", "Models"),
+            (Nav::Batches, "/ui/batches", "Batches"),
             (Nav::Settings, "/ui/settings", "Settings"),
         ];
         Self {

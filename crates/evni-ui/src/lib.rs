@@ -15,11 +15,16 @@ use axum::Router;
 use evni_api::AppState;
 
 pub use error::UiError;
+pub use pages::link::login_url;
 
 /// Content security policy of every dashboard response: scripts, styles and
 /// data only from the dashboard itself; no inline script, no framing.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The largest file of sessions the batches page takes (the API's default
+/// batch body limit; the API's own limits apply to what is inside).
+const BATCH_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 /// The dashboard's routes, with `/` redirecting to `/ui/`.
 pub fn router(state: AppState) -> Router {
@@ -28,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(pages::overview::page))
         .route("/ui/login", get(pages::login::form).post(pages::login::submit))
+        .route("/ui/login/link", get(pages::link::follow))
         .route("/ui/logout", post(pages::login::logout))
         .route("/ui/sessions", get(pages::sessions::page))
         .route("/ui/sessions/{session_id}", get(pages::session::page))
@@ -42,6 +48,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/ui/stations", get(pages::stations::list))
         .route("/ui/stations/{station_id}", get(pages::stations::detail))
+        .route(
+            "/ui/stations/{station_id}/metadata",
+            post(pages::stations::save_metadata),
+        )
+        .route(
+            "/ui/webhooks",
+            get(pages::webhooks::page).post(pages::webhooks::create),
+        )
+        .route("/ui/webhooks/{id}/delete", post(pages::webhooks::delete))
+        .route(
+            "/ui/batches",
+            get(pages::batches::page)
+                .post(pages::batches::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(BATCH_UPLOAD_BYTES)),
+        )
+        .route("/ui/models", get(pages::models::page))
+        .route("/ui/models/fine-tune", post(pages::models::fine_tune))
+        .route("/ui/models/{id}/activate", post(pages::models::activate))
         .route("/ui/static/{name}", get(assets::serve))
         // The API's router keeps the fallback; unknown dashboard paths get a page.
         .route("/ui/{*rest}", any(not_found))

@@ -47,6 +47,18 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Print a one-time dashboard login URL, valid for 10 minutes.
+    DashboardLink {
+        #[arg(long)]
+        tenant: String,
+        /// read, write or admin: what the dashboard session may do.
+        #[arg(long, default_value = "admin", value_parser = parse_scope)]
+        scope: Scope,
+        /// The dashboard's address as the browser reaches it; default
+        /// http:// and the listen address.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Write simulated labelled sessions as JSON lines (the dev-set format).
     Simulate {
         #[arg(long, default_value_t = 1000)]
@@ -285,6 +297,18 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 "deleted tenant '{}' ({}) and all its data",
                 tenant.name, tenant.id
             );
+            Ok(())
+        }
+        Command::DashboardLink { tenant, scope, url } => {
+            let app: App = evni::build(&config)?;
+            let tenant = app
+                .store()
+                .tenant_by_name(&tenant)
+                .await
+                .with_context(|| format!("no tenant named '{tenant}'"))?;
+            let base = url.unwrap_or_else(|| format!("http://{}", config.listen));
+            eprintln!("valid for 10 minutes, for one login:");
+            println!("{}", evni_ui::login_url(&app.state.keys, &base, &tenant, scope));
             Ok(())
         }
         Command::Token {

@@ -161,7 +161,8 @@ async fn the_dashboard_in_chromium() {
     if !enabled() {
         return;
     }
-    let app = TestApp::spawn().await;
+    // Webhook URLs on 127.0.0.1 are allowed: nothing is delivered here.
+    let app = TestApp::spawn_with(|c| c.webhook_allow_private = true).await;
     json_ok(
         app.post("/v1/sessions", &decreasing("sess-kwh-down", "CP-NL-AMS-0042"))
             .await,
@@ -193,6 +194,12 @@ async fn the_dashboard_in_chromium() {
         text(&client, ".stats").await.contains("13"),
         "13 sessions on the overview"
     );
+    let daily = client
+        .wait()
+        .for_element(Locator::Css("#by-category[data-drawn='true']"))
+        .await
+        .expect("anomalies per day drawn");
+    assert_eq!(daily.attr("data-series").await.unwrap().as_deref(), Some("1"));
     screenshot(&client, "overview").await;
     assert_clean_console(&client, "overview").await;
 
@@ -298,6 +305,11 @@ async fn the_dashboard_in_chromium() {
         .await
         .unwrap();
     assert!(text(&client, "main").await.contains("KWH_DECREASE: 1"));
+    client
+        .wait()
+        .for_element(Locator::Css("#daily[data-drawn='true']"))
+        .await
+        .expect("daily chart drawn");
     screenshot(&client, "station").await;
     assert_clean_console(&client, "station").await;
 
@@ -305,6 +317,144 @@ async fn the_dashboard_in_chromium() {
     assert!(text(&client, "main").await.contains("Anomaly threshold"));
     screenshot(&client, "settings").await;
     assert_clean_console(&client, "settings").await;
+
+    // A created webhook's secret is shown once and the webhook listed.
+    client.goto(&app.url("/ui/webhooks")).await.unwrap();
+    let form = client
+        .form(Locator::Css("form[action='/ui/webhooks']"))
+        .await
+        .unwrap();
+    form.set_by_name("url", "http://127.0.0.1:9/evni-hook")
+        .await
+        .unwrap();
+    form.set_by_name("description", "ops pager").await.unwrap();
+    form.submit().await.unwrap();
+    let secret = text(&client, "#webhook-secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(text(&client, ".endpoint")
+        .await
+        .contains("http://127.0.0.1:9/evni-hook"));
+    screenshot(&client, "webhook-created").await;
+    assert_clean_console(&client, "webhook created").await;
+    client.goto(&app.url("/ui/webhooks")).await.unwrap();
+    let listed = text(&client, "main").await;
+    assert!(
+        listed.contains("http://127.0.0.1:9/evni-hook") && listed.contains("ops pager"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "the secret is shown only once");
+    screenshot(&client, "webhooks").await;
+    assert_clean_console(&client, "webhooks").await;
+
+    // A JSON-lines file uploaded from the browser becomes a batch.
+    let file = std::env::temp_dir().join(format!("evni-ui-{}.jsonl", std::process::id()));
+    let lines: Vec<String> = (0..4)
+        .map(|i| {
+            session(
+                &format!("upl-{i}"),
+                "CP-NL-AMS-0050",
+                steady_charge(30, 7.4, 500.0),
+            )
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    client.goto(&app.url("/ui/batches")).await.unwrap();
+    client
+        .find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form[action='/ui/batches'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&client, ".notice").await.contains("submitted"));
+    client
+        .wait()
+        .for_element(Locator::Css("progress[value='4']"))
+        .await
+        .expect("the batch completes on the page");
+    screenshot(&client, "batches").await;
+    assert_clean_console(&client, "batches").await;
+    let _ = std::fs::remove_file(&file);
+
+    // A running fine-tune's progress moves on the page, without a reload.
+    client.goto(&app.url("/ui/models")).await.unwrap();
+    screenshot(&client, "models").await;
+    assert_clean_console(&client, "models").await;
+    let form = client
+        .form(Locator::Css("form[action='/ui/models/fine-tune']"))
+        .await
+        .unwrap();
+    form.set_by_name("name", "Amsterdam fleet").await.unwrap();
+    form.set_by_name("epochs", "200").await.unwrap();
+    form.submit().await.unwrap();
+    assert!(text(&client, ".notice").await.contains("started"));
+    client
+        .execute("window.evniSamePage = true;", vec![])
+        .await
+        .unwrap();
+    let epoch = || async {
+        let shown = client
+            .find(Locator::Css("#fine-tunes .epoch"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        shown.split(" / ").next()?.parse::<u64>().ok()
+    };
+    let start = std::time::Instant::now();
+    let mut seen = Vec::new();
+    while !(seen.len() >= 2 && seen[0] > 0 && seen.last() > seen.first()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "progress seen: {seen:?}"
+        );
+        if let Some(e) = epoch().await {
+            if e > 0 && seen.last() != Some(&e) {
+                seen.push(e);
+                if seen.len() == 2 {
+                    screenshot(&client, "models-training").await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen[0] < 200, "first seen before the end: {seen:?}");
+    assert_eq!(
+        client
+            .execute("return window.evniSamePage === true;", vec![])
+            .await
+            .unwrap(),
+        json!(true),
+        "the page was not reloaded"
+    );
+    assert_clean_console(&client, "models while training").await;
+
+    // Every page at phone width (screenshots to look at), console clean.
+    client.set_window_size(390, 844).await.unwrap();
+    for (path, name) in [
+        ("/ui/", "overview-phone"),
+        ("/ui/sessions", "sessions-phone"),
+        ("/ui/stations/CP-NL-AMS-0042", "station-phone"),
+        ("/ui/webhooks", "webhooks-phone"),
+        ("/ui/models", "models-phone"),
+        ("/ui/batches", "batches-phone"),
+        ("/ui/settings", "settings-phone"),
+    ] {
+        client.goto(&app.url(path)).await.unwrap();
+        client.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        screenshot(&client, name).await;
+        assert_clean_console(&client, name).await;
+    }
+    client.set_window_size(1280, 800).await.unwrap();
 
     // Another tenant sees no such session.
     client

@@ -23,6 +23,7 @@ macro_rules! in_transaction {
 mod access;
 mod batches;
 mod codec;
+mod dashboard;
 mod health;
 mod health_impl;
 mod jobs;

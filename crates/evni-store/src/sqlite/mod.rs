@@ -10,6 +10,7 @@ mod access;
 mod batches;
 mod checkpoint;
 mod codec;
+mod dashboard;
 mod health;
 mod health_impl;
 mod jobs;

@@ -1,12 +1,16 @@
 //! One module per page.
 
+pub mod batches;
 pub mod chart;
+pub mod link;
 pub mod login;
+pub mod models;
 pub mod overview;
 pub mod session;
 pub mod sessions;
 pub mod settings;
 pub mod stations;
+pub mod webhooks;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};

@@ -5,12 +5,16 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
 use evni_api::dto::{StationConnectorItem, StationListItem};
+use evni_api::json::JsonBody;
 use evni_api::path::Path;
 use evni_api::routes::{health, stations};
-use evni_api::{ApiError, AppState};
+use evni_api::{ApiError, AppState, Scope};
 
 use crate::error::{encode_component, UiError};
 use crate::layout::{Chrome, Nav};
@@ -100,6 +104,28 @@ struct StationPage {
     /// SHADE's latest judgement; None before its first run.
     health: Option<Health>,
     history: Vec<HistoryRow>,
+    /// `{days, sessions, energy, baseline_sessions, baseline_energy}` for
+    /// station.js: daily totals against SHADE's baseline.
+    daily_json: String,
+    /// Rated power per connector: a form for admins.
+    can_edit: bool,
+    metadata_action: String,
+    powers: Vec<PowerField>,
+    saved: bool,
+}
+
+/// One connector's rated power in the metadata form.
+struct PowerField {
+    connector: String,
+    value: String,
+    error: Option<String>,
+}
+
+/// The form as typed and the API's errors, keyed by connector id.
+#[derive(Default)]
+struct Edits {
+    typed: HashMap<String, String>,
+    errors: HashMap<String, String>,
 }
 
 struct Health {
@@ -113,12 +139,30 @@ fn anomaly_type(details: &serde_json::Value) -> String {
     details["anomaly_type"].as_str().unwrap_or("—").to_string()
 }
 
+#[derive(serde::Deserialize)]
+pub struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
 /// GET /ui/stations/{id}
 pub async fn detail(
     State(state): State<AppState>,
     ui: Ui,
     Path(id): Path<String>,
+    Query(query): Query<SavedQuery>,
 ) -> Result<Response, UiError> {
+    render_detail(&state, &ui, id, Edits::default(), query.saved.is_some()).await
+}
+
+async fn render_detail(
+    state: &AppState,
+    ui: &Ui,
+    id: String,
+    edits: Edits,
+    saved: bool,
+) -> Result<Response, UiError> {
+    let state = state.clone();
     let caller = ui.caller.clone();
     let station = stations::detail(State(state.clone()), caller.clone(), Path(id.clone()))
         .await?
@@ -136,7 +180,7 @@ pub async fn detail(
         Err(ApiError::NotFound(_)) => None,
         Err(other) => return Err(other.into()),
     };
-    let history = health::anomalies(State(state), caller, Path(id), Query(HashMap::new()))
+    let history = health::anomalies(State(state.clone()), caller, Path(id), Query(HashMap::new()))
         .await?
         .0
         .items
@@ -147,8 +191,39 @@ pub async fn detail(
             kind: anomaly_type(&a.detection_details),
         })
         .collect();
+    let connectors = connectors.connectors;
+    let powers = connectors
+        .iter()
+        .map(|c| {
+            let current = station.metadata.as_ref().and_then(|m| {
+                m.get("connectors")?
+                    .get(&c.connector_id)?
+                    .get("rated_power_kw")
+                    .map(|v| v.to_string())
+            });
+            PowerField {
+                value: edits
+                    .typed
+                    .get(&c.connector_id)
+                    .cloned()
+                    .or(current)
+                    .unwrap_or_default(),
+                error: edits.errors.get(&c.connector_id).cloned(),
+                connector: c.connector_id.clone(),
+            }
+        })
+        .collect();
+    let daily_json = daily(&state, ui, &station.external_station_id).await?;
     let page = StationPage {
-        chrome: Chrome::new(&ui, Nav::Stations),
+        chrome: Chrome::new(ui, Nav::Stations),
+        daily_json,
+        can_edit: ui.can(Scope::Admin),
+        metadata_action: format!(
+            "/ui/stations/{}/metadata",
+            encode_component(&station.external_station_id)
+        ),
+        powers,
+        saved,
         sessions_href: format!(
             "/ui/sessions?charging_station_id={}",
             encode_component(&station.external_station_id)
@@ -160,9 +235,118 @@ pub async fn detail(
             .metadata
             .map(|m| serde_json::to_string_pretty(&m).unwrap_or_default())
             .unwrap_or_default(),
-        connectors: connectors.connectors,
+        connectors,
         health,
         history,
     };
     super::render(&page)
+}
+
+/// POST /ui/stations/{id}/metadata: rated power per connector (kW; empty
+/// clears it), through the API's PATCH /v1/stations/{id}. Admins only.
+pub async fn save_metadata(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    ui.check_csrf(&state, form.get("csrf").map(String::as_str))?;
+    ui.caller.require(Scope::Admin)?;
+    let typed: HashMap<String, String> = form
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("power.")?.to_string(), v.trim().to_string())))
+        .collect();
+    let connectors: serde_json::Map<String, serde_json::Value> = typed
+        .iter()
+        .map(|(connector, raw)| {
+            // A number goes as a number, empty as null (cleared), anything
+            // else as typed for the API to refuse in its own words.
+            let power = if raw.is_empty() {
+                serde_json::Value::Null
+            } else {
+                raw.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or_else(|| serde_json::Value::String(raw.clone()))
+            };
+            (connector.clone(), serde_json::json!({ "rated_power_kw": power }))
+        })
+        .collect();
+    let body = serde_json::json!({ "metadata": { "connectors": connectors } });
+    let body = JsonBody(Bytes::from(body.to_string()));
+    match stations::patch(State(state.clone()), ui.caller.clone(), Path(id.clone()), body).await {
+        Ok(_) => Ok(Redirect::to(&format!("/ui/stations/{}?saved=1", encode_component(&id))).into_response()),
+        Err(ApiError::Validation(refused)) => {
+            let errors = refused
+                .errors
+                .into_iter()
+                .filter_map(|e| {
+                    let connector = e
+                        .field
+                        .strip_prefix("metadata.connectors.")?
+                        .trim_end_matches(".rated_power_kw")
+                        .to_string();
+                    Some((connector, e.problem))
+                })
+                .collect();
+            let page = render_detail(&state, &ui, id, Edits { typed, errors }, false).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Days of the station chart, ending with the tenant's newest data.
+const DAILY_DAYS: i64 = 60;
+
+/// The station's sessions and energy per day over [`DAILY_DAYS`], each day
+/// against its SHADE baseline: the median of the `baseline_days` before it
+/// (SHADE's rolling baseline, without its weekday factor). Bounded: one
+/// row per day and connector of at most `DAILY_DAYS + baseline_days` days.
+async fn daily(state: &AppState, ui: &Ui, station: &str) -> Result<String, UiError> {
+    let store = state.engine.store();
+    let tenant = ui.caller.tenant.id;
+    let today = chrono::Utc::now().timestamp_micros().div_euclid(86_400_000_000);
+    let last = store
+        .tenant_last_day(tenant)
+        .await?
+        .map_or(today, |d| d.min(today));
+    let baseline_days = evni_shade::Params::default().baseline_days;
+    let first = last - DAILY_DAYS + 1;
+    let history = store
+        .station_history(tenant, station, first - baseline_days, last)
+        .await?;
+    let span = (DAILY_DAYS + baseline_days) as usize;
+    let mut sessions = vec![0.0f64; span];
+    let mut energy = vec![0.0f64; span];
+    for day in history.days {
+        let index = day.day - (first - baseline_days);
+        if (0..span as i64).contains(&index) {
+            sessions[index as usize] += f64::from(day.sessions);
+            energy[index as usize] += day.energy_kwh;
+        }
+    }
+    let median = |values: &[f64]| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        if n == 0 {
+            0.0
+        } else if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        }
+    };
+    let b = baseline_days as usize;
+    let shown = b..span;
+    let json = serde_json::json!({
+        "days": (first..=last).map(|d| d * 86_400).collect::<Vec<_>>(),
+        "sessions": &sessions[shown.clone()],
+        "energy": energy[shown.clone()].iter().map(|e| (e * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+        "baseline_sessions": shown.clone().map(|i| median(&sessions[i - b..i])).collect::<Vec<_>>(),
+        "baseline_energy": shown.map(|i| (median(&energy[i - b..i]) * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+    });
+    Ok(json.to_string().replace('<', "\\u003c"))
 }

@@ -186,7 +186,7 @@ async fn expiry_leeway_is_five_seconds_at_most_and_nbf_is_honoured() {
 
 /// Runs the `evni` binary as an operator would, on the app's data dir and
 /// database: another process than the server.
-fn evni_cli(app: &TestApp, args: &[&str]) -> String {
+pub(crate) fn evni_cli(app: &TestApp, args: &[&str]) -> String {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_evni"));
     command
         .args(args)

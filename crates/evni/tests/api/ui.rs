@@ -440,6 +440,18 @@ async fn stations_list_their_counts_and_another_tenants_station_is_not_found() {
     let (status, html) = page(&app, &cookie, "/ui/stations/CP-1").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("KWH_DECREASE: 1"), "connector categories: {html}");
+    // Daily totals against the baseline, ending with the newest data day.
+    let start = html
+        .find(r#"<script type="application/json" id="daily-data">"#)
+        .unwrap()
+        + 48;
+    let daily: Value =
+        serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()]).unwrap();
+    assert_eq!(daily["days"].as_array().unwrap().len(), 60);
+    assert_eq!(daily["days"][59], 1_772_150_400, "{daily}");
+    assert_eq!(daily["sessions"][59], 2.0, "{daily}");
+    assert!(daily["energy"][59].as_f64().unwrap() > 0.0, "{daily}");
+    assert_eq!(daily["baseline_sessions"][59], 0.0, "no history before: {daily}");
     // SHADE runs on change in the background: judged or not yet, either shows.
     assert!(
         html.contains(r#"<dd id="health"><span class="badge normal">healthy</span>"#)
@@ -452,4 +464,517 @@ async fn stations_list_their_counts_and_another_tenants_station_is_not_found() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = page(&app, &other, "/ui/stations").await;
     assert!(!list.contains("CP-1"), "{list}");
+}
+
+#[tokio::test]
+async fn webhooks_are_created_with_the_secret_shown_once_and_deleted_by_admins() {
+    let app = TestApp::spawn_with(crate::webhooks::private_allowed).await;
+    let admin = login(&app, &app.token).await;
+    let (status, html) = page(&app, &admin, "/ui/webhooks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No endpoints."), "{html}");
+    let csrf = csrf_of(&html);
+
+    // Refused: the API's error next to its field, the form kept, nothing stored.
+    let bad = post_form(
+        &app,
+        &admin,
+        "/ui/webhooks",
+        &[
+            ("url", "ftp://example.com/"),
+            ("description", "ops"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="url-error" class="field-error" role="alert">"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="ops""#), "{html}");
+    assert_eq!(app.get_ok("/v1/webhooks").await["items"], json!([]));
+
+    // No CSRF token: 403, nothing stored.
+    let forged = post_form(
+        &app,
+        &admin,
+        "/ui/webhooks",
+        &[("url", "http://127.0.0.1:9/hook")],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_ok("/v1/webhooks").await["items"], json!([]));
+
+    let created = post_form(
+        &app,
+        &admin,
+        "/ui/webhooks",
+        &[
+            ("url", "http://127.0.0.1:9/hook"),
+            ("authorization", "Bearer receiver-token"),
+            ("description", "ops pager"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let html = created.text().await.unwrap();
+    let start = html.find(r#"<code id="webhook-secret">"#).expect("secret shown") + 26;
+    let secret = &html[start..start + html[start..].find('<').unwrap()];
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let listed = app.get_ok("/v1/webhooks").await;
+    let id = listed["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(listed["items"][0]["description"], "ops pager");
+    assert_eq!(listed["items"][0]["has_authorization"], true);
+
+    // Listed afterwards, the secret never again.
+    let (_, html) = page(&app, &admin, "/ui/webhooks").await;
+    assert!(html.contains("http://127.0.0.1:9/hook"), "{html}");
+    assert!(html.contains("No deliveries yet."), "{html}");
+    assert!(!html.contains(secret), "secret shown again");
+    assert!(!html.contains("receiver-token"), "authorization shown");
+
+    // A read token sees the list but no forms, and may not delete.
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let read = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Read,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let reader = login(&app, &read).await;
+    let (_, html) = page(&app, &reader, "/ui/webhooks").await;
+    assert!(html.contains("http://127.0.0.1:9/hook"), "{html}");
+    assert!(!html.contains(r#"name="url""#), "no form for read: {html}");
+    let delete = format!("/ui/webhooks/{id}/delete");
+    let refused = post_form(&app, &reader, &delete, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let forged = post_form(&app, &admin, &delete, &[]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get_ok("/v1/webhooks").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let deleted = post_form(&app, &admin, &delete, &[("csrf", &csrf)]).await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_ok("/v1/webhooks").await["items"], json!([]));
+    // Another tenant's endpoint is not found.
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (_, html) = page(&app, &other, "/ui/webhooks").await;
+    let gone = post_form(&app, &other, &delete, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_dashboard_link_from_the_cli_logs_in_once() {
+    let app = TestApp::spawn().await;
+    let out = crate::auth::evni_cli(
+        &app,
+        &[
+            "dashboard-link",
+            "--tenant",
+            "acme",
+            "--scope",
+            "read",
+            "--url",
+            &app.base,
+        ],
+    );
+    let url = out.trim().to_string();
+    assert!(
+        url.starts_with(&format!("{}/ui/login/link?token=", app.base)),
+        "{url}"
+    );
+    let token = url.split_once("token=").unwrap().1.to_string();
+
+    // The link is no bearer token for the API, and a changed link is refused.
+    json_error(app.get_as(&token, "/v1/sessions").await, StatusCode::UNAUTHORIZED).await;
+    let forged = format!("{}x", &url);
+    let refused = browser().get(&forged).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&refused, "evni_session").is_none());
+
+    let first = browser().get(&url).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(first.headers()[header::LOCATION], "/ui/");
+    let cookie = set_cookie(&first, "evni_session")
+        .expect("session cookie")
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (status, html) = page(&app, &pair(&cookie), "/ui/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("acme · read"), "{html}");
+
+    // Spent: refused on a second visit, also by a server restarted on the
+    // same database (the use is recorded there, not in memory).
+    let second = browser().get(&url).send().await.unwrap();
+    assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&second, "evni_session").is_none());
+    assert!(second.text().await.unwrap().contains("used already"));
+    let app = app.restart().await;
+    let url = url.replace(url.split("/ui/").next().unwrap(), &app.base);
+    let again = browser().get(&url).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Posts a multipart form as a browser does: `fields`, then `file`.
+async fn post_file(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    file: &str,
+) -> reqwest::Response {
+    let boundary = "evni-test-boundary-7f3a";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sessions.jsonl\"\r\nContent-Type: application/x-ndjson\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    browser()
+        .post(app.url(path))
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_json_lines_upload_becomes_a_batch_listed_with_its_progress() {
+    let app = TestApp::spawn().await;
+    let writer = login(&app, &app.token).await;
+    let (status, html) = page(&app, &writer, "/ui/batches").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No batches yet."), "{html}");
+    let csrf = csrf_of(&html);
+    let lines: Vec<String> = (0..3)
+        .map(|i| session(&format!("up-{i}"), "CP-UP", steady_charge(30, 7.0, 100.0)).to_string())
+        .collect();
+    let good = format!("{}\n\n{}\n{}\n", lines[0], lines[1], lines[2]);
+    let batches = || async { app.get_ok("/v1/sessions/batch").await["items"].clone() };
+
+    // Refused files: the problem next to the field, nothing stored.
+    for (file, problem) in [
+        ("{\"session_id\": \n", "line 1: is not one JSON value"),
+        ("\n\n", "has no sessions"),
+    ] {
+        let refused = post_file(&app, &writer, "/ui/batches", &[("csrf", &csrf)], file).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains(r#"<p id="file-error" class="field-error" role="alert">"#)
+                && html.contains(problem),
+            "{html}"
+        );
+    }
+    let invalid = format!(
+        "{}\n{{\"charging_point_id\": \"CP-UP\", \"meter_values\": []}}\n",
+        lines[0]
+    );
+    let refused = post_file(&app, &writer, "/ui/batches", &[("csrf", &csrf)], &invalid).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("session 2.session_id: is required"),
+        "the API's error by line: {html}"
+    );
+    // Without the CSRF token, or with a read token: 403.
+    let forged = post_file(&app, &writer, "/ui/batches", &[], &good).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let read = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Read,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let reader = login(&app, &read).await;
+    let (_, html) = page(&app, &reader, "/ui/batches").await;
+    assert!(!html.contains(r#"name="file""#), "no upload for read: {html}");
+    let refused = post_file(&app, &reader, "/ui/batches", &[("csrf", &csrf_of(&html))], &good).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(batches().await, json!([]));
+
+    let submitted = post_file(&app, &writer, "/ui/batches", &[("csrf", &csrf)], &good).await;
+    assert_eq!(submitted.status(), StatusCode::SEE_OTHER);
+    let listed = batches().await;
+    assert_eq!(listed[0]["total_sessions"], 3, "{listed}");
+    let id = listed[0]["batch_id"].as_str().unwrap().to_string();
+    let start = std::time::Instant::now();
+    while app.get_ok(&format!("/v1/sessions/batch/{id}")).await["status"] != "completed" {
+        assert!(start.elapsed().as_secs() < 30, "batch not completed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, html) = page(&app, &reader, "/ui/batches").await;
+    assert!(html.contains(&id), "{html}");
+    assert!(html.contains(r#"<progress max="3" value="3""#), "{html}");
+    assert!(!html.contains("hx-trigger"), "no polling once done: {html}");
+    assert_eq!(app.get_ok("/v1/sessions/up-2").await["session_id"], "up-2");
+}
+
+#[tokio::test]
+async fn models_fine_tune_from_the_form_and_activate_with_the_comparison_shown() {
+    let app = TestApp::spawn_with(|c| c.workers = 0).await;
+    for i in 0..12 {
+        let s = session(
+            &format!("ft-{i:02}"),
+            "ST-FT",
+            steady_charge(60 + 5 * i, 7.0 + i as f64, 100.0),
+        );
+        json_ok(app.post("/v1/sessions", &s).await).await;
+    }
+    let admin = login(&app, &app.token).await;
+    let (status, html) = page(&app, &admin, "/ui/models").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<code>model-csar2-base</code>"), "{html}");
+    assert!(html.contains("No fine-tunes yet."), "{html}");
+    let csrf = csrf_of(&html);
+    let jobs = || async { app.get_ok("/v1/models/fine-tune").await["items"].clone() };
+
+    // Refused: each error next to its field, the form kept, nothing started.
+    let bad = post_form(
+        &app,
+        &admin,
+        "/ui/models/fine-tune",
+        &[
+            ("base_model_id", "model-csar2-base"),
+            ("name", "Fleet"),
+            ("station_id", "ST-FT"),
+            ("date_from", "2026-13-01"),
+            ("epochs", "0"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="epochs-error" class="field-error" role="alert">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<p id="date_from-error" class="field-error" role="alert">"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="ST-FT""#), "{html}");
+    let forged = post_form(
+        &app,
+        &admin,
+        "/ui/models/fine-tune",
+        &[("name", "Fleet"), ("epochs", "3")],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(jobs().await, json!([]));
+
+    let started = post_form(
+        &app,
+        &admin,
+        "/ui/models/fine-tune",
+        &[
+            ("base_model_id", "model-csar2-base"),
+            ("name", "Fleet"),
+            ("station_id", "ST-FT"),
+            ("date_from", "2026-01-01"),
+            ("epochs", "3"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(
+        html.contains(r#"hx-trigger="every 1s""#),
+        "polls while queued: {html}"
+    );
+    assert!(html.contains("queued"), "{html}");
+    let worker = evni::worker(&app.app_state, evni_worker::WorkerConfig::default());
+    while worker.step().await.unwrap() != evni_worker::StepOutcome::Empty {}
+    let job = jobs().await[0].clone();
+    assert_eq!(job["status"], "completed", "{job}");
+    let model_id = job["result_model_id"].as_str().unwrap().to_string();
+
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(!html.contains("hx-trigger"), "no polling once done");
+    assert!(html.contains(r#"<span class="epoch">3 / 3</span>"#), "{html}");
+    assert!(
+        html.contains(&format!(
+            r#"id="compare-{model_id}">On the tenant&#39;s held-out sessions: false alarms "#
+        )),
+        "{html}"
+    );
+    let activate = format!("/ui/models/{model_id}/activate");
+    assert!(html.contains(&format!(r#"action="{activate}""#)), "{html}");
+
+    // Activation: admins only, with the CSRF token.
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let write = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Write,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let writer = login(&app, &write).await;
+    let (_, html) = page(&app, &writer, "/ui/models").await;
+    assert!(
+        !html.contains(&format!(r#"action="{activate}""#)),
+        "no activate for write"
+    );
+    let refused = post_form(&app, &writer, &activate, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let forged = post_form(&app, &admin, &activate, &[]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(
+        !html.contains(r#"<span class="badge normal">in use</span>"#),
+        "{html}"
+    );
+
+    let done = post_form(&app, &admin, &activate, &[("csrf", &csrf)]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, "/ui/models").await;
+    assert!(
+        html.contains(r#"<span class="badge normal">in use</span>"#),
+        "{html}"
+    );
+    assert!(html.contains("now analyses") || !html.contains("hx-trigger"));
+}
+
+#[tokio::test]
+async fn station_rated_power_is_set_by_admins_with_the_apis_error_by_the_connector() {
+    let app = TestApp::spawn().await;
+    let mut s = session("p-1", "CP-P", steady_charge(30, 7.0, 10.0));
+    s["connector_id"] = json!("1");
+    json_ok(app.post("/v1/sessions", &s).await).await;
+    let admin = login(&app, &app.token).await;
+    let (status, html) = page(&app, &admin, "/ui/stations/CP-P").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"name="power.1""#), "{html}");
+    let csrf = csrf_of(&html);
+    let action = "/ui/stations/CP-P/metadata";
+    let metadata = || async { app.get_ok("/v1/stations/CP-P").await["metadata"].clone() };
+    let before = metadata().await;
+
+    let bad = post_form(&app, &admin, action, &[("power.1", "5000"), ("csrf", &csrf)]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="power-1-error" class="field-error" role="alert">rated power must be a number of kW above 0 and at most 2000</p>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="5000""#), "{html}");
+    assert_eq!(metadata().await, before);
+    let forged = post_form(&app, &admin, action, &[("power.1", "22")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let write = app
+        .app_state
+        .keys
+        .issue(
+            &tenant,
+            evni_api::Scope::Write,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let writer = login(&app, &write).await;
+    let (_, html) = page(&app, &writer, "/ui/stations/CP-P").await;
+    assert!(!html.contains(r#"name="power.1""#), "no form below admin");
+    let refused = post_form(
+        &app,
+        &writer,
+        action,
+        &[("power.1", "22"), ("csrf", &csrf_of(&html))],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(metadata().await, before);
+
+    let saved = post_form(&app, &admin, action, &[("power.1", "22"), ("csrf", &csrf)]).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(metadata().await["connectors"]["1"]["rated_power_kw"], 22.0);
+    let (_, html) = page(&app, &admin, "/ui/stations/CP-P?saved=1").await;
+    assert!(
+        html.contains(r#"value="22.0""#) || html.contains(r#"value="22""#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_overview_counts_anomalous_sessions_per_day_by_category() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("o-1", "CP-O")).await).await;
+    json_ok(app.post("/v1/sessions", &decreasing("o-2", "CP-O")).await).await;
+    json_ok(
+        app.post(
+            "/v1/sessions",
+            &session("o-3", "CP-O", steady_charge(30, 7.0, 10.0)),
+        )
+        .await,
+    )
+    .await;
+    let cookie = login(&app, &app.token).await;
+    let (status, html) = page(&app, &cookie, "/ui/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<tr><td>KWH_DECREASE</td><td class=\"num\">2</td></tr>"),
+        "{html}"
+    );
+    let start = html
+        .find(r#"<script type="application/json" id="by-category-data">"#)
+        .unwrap()
+        + 54;
+    let data: Value =
+        serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()]).unwrap();
+    let days = data["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    // The 30 days end with the tenant's newest data: 2026-02-27.
+    assert_eq!(days[29], 1_772_150_400, "{data}");
+    let series = &data["series"][0];
+    assert_eq!(series["label"], "KWH_DECREASE");
+    assert_eq!(series["values"][29], 2);
+    assert_eq!(
+        series["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_u64)
+            .sum::<u64>(),
+        2
+    );
+    assert!(html.contains("No failing deliveries."), "{html}");
+    // Another tenant's overview counts none of them.
+    let other = login(&app, &app.new_tenant("other").await).await;
+    let (_, html) = page(&app, &other, "/ui/").await;
+    assert!(
+        html.contains("No anomalous sessions in the last 30 days."),
+        "{html}"
+    );
 }
