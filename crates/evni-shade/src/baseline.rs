@@ -20,9 +20,36 @@ pub(crate) struct Baseline {
     pub zero_share: f64,
     /// Usual share of anomalous sessions that are not zero sessions.
     pub anomalous_share: f64,
+    /// Expected zero-session events (retries of one driver are one) and
+    /// other anomalous sessions on the day, and how
+    /// clumped they come (variance over mean of a day's count).
+    pub zero: CountRate,
+    pub anomalous: CountRate,
     /// Plateau power of every baseline session (kW), sorted, and its median.
     pub plateaus_kw: Vec<f64>,
     pub plateau_kw: Option<f64>,
+}
+
+/// The expectation of a day's count of some kind of session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CountRate {
+    pub expected: f64,
+    pub dispersion: f64,
+}
+
+/// The clumping of daily counts: their variance over their mean in the
+/// baseline, shrunk towards the prior (`Params::count_dispersion_prior`),
+/// at least 1 (Poisson).
+fn dispersion(counts: &[f64], params: &Params) -> f64 {
+    let n = counts.len() as f64;
+    let mean = counts.iter().sum::<f64>() / n.max(1.0);
+    let prior = params.count_dispersion_prior;
+    let weight = params.count_dispersion_prior_days;
+    if n < 2.0 || mean <= 0.0 {
+        return prior.max(1.0);
+    }
+    let variance = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    ((n * variance / mean + weight * prior) / (n + weight)).max(1.0)
 }
 
 /// A level (trimmed mean over the baseline days) and the factor of each
@@ -114,16 +141,40 @@ impl Baseline {
             .map(|(c, total)| (c, total / days.len() as f64 * session_factor))
             .collect();
 
-        let (mut n, mut zero, mut anomalous) = (0.0, 0.0, 0.0);
+        let (mut n, mut zero, mut zero_events, mut anomalous) = (0.0, 0.0, 0.0, 0.0);
         for &d in &days {
             let a = history.day(d);
             n += a.sessions as f64;
             zero += a.zero_sessions as f64;
+            zero_events += a.zero_events() as f64;
             anomalous += a.anomalous_sessions.saturating_sub(a.zero_sessions) as f64;
         }
         let prior = params.share_prior_sessions;
         let zero_share = (zero + prior * params.zero_prior_share) / (n + prior);
         let anomalous_share = (anomalous + prior * params.anomalous_prior_share) / (n + prior);
+        // Zero and anomalous sessions come with the day's traffic, at the
+        // station's own shares of it.
+        let expected_all = expected_sessions / (1.0 - zero_share).max(0.05);
+        let zero_events_share = (zero_events + prior * params.zero_prior_share) / (n + prior);
+        let zero_counts: Vec<f64> = days
+            .iter()
+            .map(|&d| history.day(d).zero_events() as f64)
+            .collect();
+        let anomalous_counts: Vec<f64> = days
+            .iter()
+            .map(|&d| {
+                let a = history.day(d);
+                a.anomalous_sessions.saturating_sub(a.zero_sessions) as f64
+            })
+            .collect();
+        let zero_rate = CountRate {
+            expected: zero_events_share * expected_all,
+            dispersion: dispersion(&zero_counts, params),
+        };
+        let anomalous_rate = CountRate {
+            expected: anomalous_share * expected_all,
+            dispersion: dispersion(&anomalous_counts, params),
+        };
 
         let mut plateaus_kw: Vec<f64> = days
             .iter()
@@ -141,6 +192,8 @@ impl Baseline {
             connector_sessions,
             zero_share,
             anomalous_share,
+            zero: zero_rate,
+            anomalous: anomalous_rate,
             plateaus_kw,
             plateau_kw,
         })

@@ -112,8 +112,16 @@ pub struct Params {
     pub share_prior_sessions: f64,
     pub zero_prior_share: f64,
     pub anomalous_prior_share: f64,
+    /// Prior of how clumped zero-session events and anomalous sessions come
+    /// (variance over mean of a day's count; 1 is Poisson)...
+    pub count_dispersion_prior: f64,
+    /// ...weighing as this many baseline days.
+    pub count_dispersion_prior_days: f64,
     /// A day is a power_degradation candidate below this share of the usual plateau.
     pub power_drop_ratio: f64,
+    /// Zero sessions starting within this many minutes of the previous one
+    /// at the station are retries: one event.
+    pub retry_gap_minutes: i64,
     /// Days with fewer sessions with a plateau are not judged for power.
     pub power_min_sessions: u32,
     /// Power is judged once the baseline holds this many sessions with a plateau.
@@ -142,7 +150,10 @@ impl Default for Params {
             share_prior_sessions: 50.0,
             zero_prior_share: 0.03,
             anomalous_prior_share: 0.05,
+            count_dispersion_prior: 1.0,
+            count_dispersion_prior_days: 7.0,
             power_drop_ratio: 0.75,
+            retry_gap_minutes: 15,
             power_min_sessions: 3,
             power_min_baseline_sessions: 20,
         }
