@@ -79,6 +79,21 @@ fn weekday_levels(values: &[(i64, f64)], shrink_weeks: f64) -> (f64, [f64; 7]) {
 pub(crate) type Skip = std::collections::BTreeSet<i64>;
 
 impl Baseline {
+    /// Up to `count` days before `anchor` not in `skip`, in order, looking
+    /// back at most three times as far and not before the first day.
+    fn days_before(anchor: i64, skip: &Skip, count: i64, first: i64) -> Vec<i64> {
+        let mut days: Vec<i64> = Vec::with_capacity(count as usize);
+        let mut d = anchor - 1;
+        while (days.len() as i64) < count && d >= first && d >= anchor - 3 * count {
+            if !skip.contains(&d) {
+                days.push(d);
+            }
+            d -= 1;
+        }
+        days.reverse();
+        days
+    }
+
     /// The expectation for `day` from the `params.baseline_days` days before
     /// `anchor` that are not in `skip` (an episode's first day while it goes
     /// on: its days are not learned), adjusted to `day`'s weekday; `None`
@@ -91,21 +106,10 @@ impl Baseline {
         params: &Params,
     ) -> Option<Baseline> {
         let first = history.first_day()?;
-        let mut days: Vec<i64> = Vec::with_capacity(params.baseline_days as usize);
-        let mut d = anchor - 1;
-        while (days.len() as i64) < params.baseline_days
-            && d >= first
-            && d >= anchor - 3 * params.baseline_days
-        {
-            if !skip.contains(&d) {
-                days.push(d);
-            }
-            d -= 1;
-        }
+        let days = Self::days_before(anchor, skip, params.baseline_days, first);
         if (days.len() as i64) < params.min_history_days {
             return None;
         }
-        days.reverse();
         let weekday = day.rem_euclid(7) as usize;
         let series =
             |f: &dyn Fn(i64) -> f64| -> Vec<(i64, f64)> { days.iter().map(|&d| (d, f(d))).collect() };
@@ -141,12 +145,11 @@ impl Baseline {
             .map(|(c, total)| (c, total / days.len() as f64 * session_factor))
             .collect();
 
-        let (mut n, mut zero, mut zero_events, mut anomalous) = (0.0, 0.0, 0.0, 0.0);
+        let (mut n, mut zero, mut anomalous) = (0.0, 0.0, 0.0);
         for &d in &days {
             let a = history.day(d);
             n += a.sessions as f64;
             zero += a.zero_sessions as f64;
-            zero_events += a.zero_events() as f64;
             anomalous += a.anomalous_sessions.saturating_sub(a.zero_sessions) as f64;
         }
         let prior = params.share_prior_sessions;
@@ -155,8 +158,18 @@ impl Baseline {
         // Zero and anomalous sessions come with the day's traffic, at the
         // station's own shares of it.
         let expected_all = expected_sessions / (1.0 - zero_share).max(0.05);
-        let zero_events_share = (zero_events + prior * params.zero_prior_share) / (n + prior);
-        let zero_counts: Vec<f64> = days
+        // Zero-session events are rare: their rate (and how clumped they
+        // come) is read over a longer stretch, so that a month without one
+        // does not make the next one look like a surge.
+        let rare_days = Self::days_before(anchor, skip, params.rare_rate_days, first);
+        let (mut rare_n, mut rare_events) = (0.0, 0.0);
+        for &d in &rare_days {
+            let a = history.day(d);
+            rare_n += a.sessions as f64;
+            rare_events += a.zero_events() as f64;
+        }
+        let zero_events_share = (rare_events + prior * params.zero_prior_share) / (rare_n + prior);
+        let zero_counts: Vec<f64> = rare_days
             .iter()
             .map(|&d| history.day(d).zero_events() as f64)
             .collect();

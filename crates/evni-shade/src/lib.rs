@@ -119,6 +119,9 @@ pub struct Params {
     pub count_dispersion_prior_days: f64,
     /// A day is a power_degradation candidate below this share of the usual plateau.
     pub power_drop_ratio: f64,
+    /// Days (before the baseline's anchor) over which the rate of rare
+    /// zero-session events is read.
+    pub rare_rate_days: i64,
     /// Zero sessions starting within this many minutes of the previous one
     /// at the station are retries: one event.
     pub retry_gap_minutes: i64,
@@ -153,6 +156,7 @@ impl Default for Params {
             count_dispersion_prior: 1.0,
             count_dispersion_prior_days: 7.0,
             power_drop_ratio: 0.75,
+            rare_rate_days: 91,
             retry_gap_minutes: 15,
             power_min_sessions: 3,
             power_min_baseline_sessions: 20,
