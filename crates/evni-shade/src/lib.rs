@@ -88,7 +88,9 @@ pub struct Params {
     pub weekday_shrink_weeks: f64,
     /// Significance of the count tests (silence, outage, shares).
     pub alpha: f64,
-    /// Significance of energy and power deficits, in robust standard deviations.
+    /// Significance of energy and power deficits, in robust standard
+    /// deviations: the one-sided normal quantile of `alpha` (0.001), so
+    /// every detector judges at the same significance.
     pub z_min: f64,
     /// A day is an energy_drop candidate below this share of expected energy.
     pub energy_drop_ratio: f64,
@@ -141,7 +143,7 @@ impl Default for Params {
             max_days_per_run: 92,
             weekday_shrink_weeks: 0.5,
             alpha: 1e-3,
-            z_min: 3.0,
+            z_min: 3.09,
             energy_drop_ratio: 0.6,
             min_energy_cv: 0.1,
             session_energy_cv: 0.7,
