@@ -50,7 +50,8 @@ impl Health {
             zero_sessions: d.zero_sessions,
             anomalous_sessions: d.anomalous_sessions,
             plateaus_kw: d.plateaus_kw,
-        }));
+        }))
+        .with_zero_starts(&stored.zero_starts, params.retry_gap_minutes * 60_000_000);
         let external_id = stored.station.external_id;
         let judged = store
             .latest_station_inference(tenant, &external_id)

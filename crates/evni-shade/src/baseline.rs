@@ -20,9 +20,36 @@ pub(crate) struct Baseline {
     pub zero_share: f64,
     /// Usual share of anomalous sessions that are not zero sessions.
     pub anomalous_share: f64,
+    /// Expected zero-session events (retries of one driver are one) and
+    /// other anomalous sessions on the day, and how
+    /// clumped they come (variance over mean of a day's count).
+    pub zero: CountRate,
+    pub anomalous: CountRate,
     /// Plateau power of every baseline session (kW), sorted, and its median.
     pub plateaus_kw: Vec<f64>,
     pub plateau_kw: Option<f64>,
+}
+
+/// The expectation of a day's count of some kind of session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CountRate {
+    pub expected: f64,
+    pub dispersion: f64,
+}
+
+/// The clumping of daily counts: their variance over their mean in the
+/// baseline, shrunk towards the prior (`Params::count_dispersion_prior`),
+/// at least 1 (Poisson).
+fn dispersion(counts: &[f64], params: &Params) -> f64 {
+    let n = counts.len() as f64;
+    let mean = counts.iter().sum::<f64>() / n.max(1.0);
+    let prior = params.count_dispersion_prior;
+    let weight = params.count_dispersion_prior_days;
+    if n < 2.0 || mean <= 0.0 {
+        return prior.max(1.0);
+    }
+    let variance = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    ((n * variance / mean + weight * prior) / (n + weight)).max(1.0)
 }
 
 /// A level (trimmed mean over the baseline days) and the factor of each
@@ -52,6 +79,21 @@ fn weekday_levels(values: &[(i64, f64)], shrink_weeks: f64) -> (f64, [f64; 7]) {
 pub(crate) type Skip = std::collections::BTreeSet<i64>;
 
 impl Baseline {
+    /// Up to `count` days before `anchor` not in `skip`, in order, looking
+    /// back at most three times as far and not before the first day.
+    fn days_before(anchor: i64, skip: &Skip, count: i64, first: i64) -> Vec<i64> {
+        let mut days: Vec<i64> = Vec::with_capacity(count as usize);
+        let mut d = anchor - 1;
+        while (days.len() as i64) < count && d >= first && d >= anchor - 3 * count {
+            if !skip.contains(&d) {
+                days.push(d);
+            }
+            d -= 1;
+        }
+        days.reverse();
+        days
+    }
+
     /// The expectation for `day` from the `params.baseline_days` days before
     /// `anchor` that are not in `skip` (an episode's first day while it goes
     /// on: its days are not learned), adjusted to `day`'s weekday; `None`
@@ -64,21 +106,10 @@ impl Baseline {
         params: &Params,
     ) -> Option<Baseline> {
         let first = history.first_day()?;
-        let mut days: Vec<i64> = Vec::with_capacity(params.baseline_days as usize);
-        let mut d = anchor - 1;
-        while (days.len() as i64) < params.baseline_days
-            && d >= first
-            && d >= anchor - 3 * params.baseline_days
-        {
-            if !skip.contains(&d) {
-                days.push(d);
-            }
-            d -= 1;
-        }
+        let days = Self::days_before(anchor, skip, params.baseline_days, first);
         if (days.len() as i64) < params.min_history_days {
             return None;
         }
-        days.reverse();
         let weekday = day.rem_euclid(7) as usize;
         let series =
             |f: &dyn Fn(i64) -> f64| -> Vec<(i64, f64)> { days.iter().map(|&d| (d, f(d))).collect() };
@@ -124,6 +155,39 @@ impl Baseline {
         let prior = params.share_prior_sessions;
         let zero_share = (zero + prior * params.zero_prior_share) / (n + prior);
         let anomalous_share = (anomalous + prior * params.anomalous_prior_share) / (n + prior);
+        // Zero and anomalous sessions come with the day's traffic, at the
+        // station's own shares of it.
+        let expected_all = expected_sessions / (1.0 - zero_share).max(0.05);
+        // Zero-session events are rare: their rate (and how clumped they
+        // come) is read over a longer stretch, so that a month without one
+        // does not make the next one look like a surge.
+        let rare_days = Self::days_before(anchor, skip, params.rare_rate_days, first);
+        let (mut rare_n, mut rare_events) = (0.0, 0.0);
+        for &d in &rare_days {
+            let a = history.day(d);
+            rare_n += a.sessions as f64;
+            rare_events += a.zero_events() as f64;
+        }
+        let zero_events_share = (rare_events + prior * params.zero_prior_share) / (rare_n + prior);
+        let zero_counts: Vec<f64> = rare_days
+            .iter()
+            .map(|&d| history.day(d).zero_events() as f64)
+            .collect();
+        let anomalous_counts: Vec<f64> = days
+            .iter()
+            .map(|&d| {
+                let a = history.day(d);
+                a.anomalous_sessions.saturating_sub(a.zero_sessions) as f64
+            })
+            .collect();
+        let zero_rate = CountRate {
+            expected: zero_events_share * expected_all,
+            dispersion: dispersion(&zero_counts, params),
+        };
+        let anomalous_rate = CountRate {
+            expected: anomalous_share * expected_all,
+            dispersion: dispersion(&anomalous_counts, params),
+        };
 
         let mut plateaus_kw: Vec<f64> = days
             .iter()
@@ -141,6 +205,8 @@ impl Baseline {
             connector_sessions,
             zero_share,
             anomalous_share,
+            zero: zero_rate,
+            anomalous: anomalous_rate,
             plateaus_kw,
             plateau_kw,
         })

@@ -4,9 +4,9 @@ use std::borrow::Cow;
 
 use serde_json::{json, Map, Value};
 
-use crate::baseline::{Baseline, Skip};
+use crate::baseline::{Baseline, CountRate, Skip};
 use crate::history::History;
-use crate::stats::binomial_upper_tail;
+use crate::stats::count_upper_tail;
 use crate::{day_label, AnomalyType, Params};
 
 /// A station anomaly: one episode of consecutive days.
@@ -119,50 +119,48 @@ impl Evidence for Energy {
     }
 }
 
-/// Too many sessions of one kind (zero, anomalous) among the day's sessions.
-struct Share {
+/// Too many sessions of one kind (zero, anomalous): their count over the
+/// episode's days against the station's own rate of them, as a clumped
+/// count (a driver retrying a failed start makes several zero sessions of
+/// one event), so a burst of retries is one surprise, not many.
+struct Count {
     kind: &'static str,
     count: u32,
     sessions: u32,
-    /// Sum over days of sessions × baseline share.
+    /// Sum over the days of the expected count.
     expected: f64,
+    /// The largest dispersion of the days.
+    dispersion: f64,
+    /// The baseline share, for the details.
+    share: f64,
 }
 
-impl Share {
-    fn baseline(&self) -> f64 {
-        self.expected / self.sessions.max(1) as f64
-    }
-}
-
-impl Evidence for Share {
+impl Evidence for Count {
     fn add(&mut self, day: Self) {
         self.count += day.count;
         self.sessions += day.sessions;
         self.expected += day.expected;
+        self.dispersion = self.dispersion.max(day.dispersion);
     }
     fn strength(&self, params: &Params) -> f64 {
-        let p = binomial_upper_tail(self.count, self.sessions, self.baseline()).max(1e-300);
+        let p = count_upper_tail(self.count, self.expected, self.dispersion).max(1e-300);
         p.ln() / params.alpha.ln()
     }
     fn magnitude(&self) -> f64 {
-        let base = self.baseline();
-        let actual = self.count as f64 / self.sessions.max(1) as f64;
-        ((actual - base) / (1.0 - base)).clamp(0.0, 1.0)
+        (1.0 - self.expected / self.count.max(1) as f64).clamp(0.0, 1.0)
     }
     fn figures(&self, d: &mut Map<String, Value>) {
-        let actual = self.count as f64 / self.sessions.max(1) as f64;
-        d.insert(
-            format!("expected_{}", self.kind),
-            json!(round(self.baseline(), 3)),
-        );
-        d.insert(format!("actual_{}", self.kind), json!(round(actual, 3)));
+        // The baseline's share of such sessions among all, for context.
+        d.insert(format!("expected_{}", self.kind), json!(round(self.share, 3)));
         let noun = if self.kind == "zero_share" {
-            "zero_sessions"
+            "zero_session_events"
         } else {
             "anomalous_sessions"
         };
+        d.insert(format!("expected_{noun}"), json!(round(self.expected, 2)));
         d.insert(noun.into(), json!(self.count));
         d.insert("sessions".into(), json!(self.sessions));
+        d.insert("count_dispersion".into(), json!(round(self.dispersion, 2)));
     }
 }
 
@@ -463,23 +461,40 @@ pub fn assess_since(history: &History, from: i64, as_of: i64, params: &Params) -
         found.collect(AnomalyType::ConnectorOutage, Some(connector), scanned);
     }
 
-    let share = |kind: &'static str, count: u32, sessions: u32, base: f64| -> Option<Share> {
-        let actual = count as f64 / sessions.max(1) as f64;
-        (sessions > 0
-            && count >= params.share_min_sessions
-            && actual >= params.share_min
-            && actual >= params.share_ratio * base)
-            .then_some(Share {
-                kind,
-                count,
-                sessions,
-                expected: base * sessions as f64,
-            })
-    };
+    // A day is a candidate with at least `share_min_sessions` such
+    // sessions (zero: events), `share_min` of its sessions, and
+    // `share_ratio` times the expected count; the episode's count is judged
+    // against the expected one as a (possibly clumped) count.
+    let count =
+        |kind: &'static str, count: u32, sessions: u32, share: f64, rate: CountRate| -> Option<Count> {
+            (sessions > 0
+                && count >= params.share_min_sessions
+                && count as f64 >= params.share_min * sessions as f64
+                && count as f64 >= params.share_ratio * rate.expected)
+                .then_some(Count {
+                    kind,
+                    count,
+                    sessions,
+                    expected: rate.expected,
+                    dispersion: rate.dispersion,
+                    share,
+                })
+        };
     let zero = |d: i64, anchor: i64, skip: &Skip| {
         let b = baseline(d, anchor, skip)?;
         let day = history.day(d);
-        share("zero_share", day.zero_sessions, day.sessions, b.zero_share)
+        let share = day.zero_sessions as f64 / day.sessions.max(1) as f64;
+        (share >= params.share_min)
+            .then(|| {
+                count(
+                    "zero_share",
+                    day.zero_events(),
+                    day.sessions,
+                    b.zero_share,
+                    b.zero,
+                )
+            })
+            .flatten()
     };
     let scanned = scan(start, as_of, params, &mut silent_days.clone(), zero);
     found.collect(AnomalyType::ZeroSessionSurge, None, scanned);
@@ -487,8 +502,8 @@ pub fn assess_since(history: &History, from: i64, as_of: i64, params: &Params) -
     let anomalous = |d: i64, anchor: i64, skip: &Skip| {
         let b = baseline(d, anchor, skip)?;
         let day = history.day(d);
-        let count = day.anomalous_sessions.saturating_sub(day.zero_sessions);
-        share("anomaly_rate", count, day.sessions, b.anomalous_share)
+        let n = day.anomalous_sessions.saturating_sub(day.zero_sessions);
+        count("anomaly_rate", n, day.sessions, b.anomalous_share, b.anomalous)
     };
     let scanned = scan(start, as_of, params, &mut silent_days.clone(), anomalous);
     found.collect(AnomalyType::AnomalyRateSpike, None, scanned);

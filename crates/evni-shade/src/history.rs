@@ -22,6 +22,9 @@ pub struct DayAggregate {
     pub sessions: u32,
     pub energy_kwh: f64,
     pub zero_sessions: u32,
+    /// Zero sessions as events: retries of one driver minutes apart are
+    /// one. `None` when the starts are not known: each is one.
+    pub zero_events: Option<u32>,
     pub anomalous_sessions: u32,
     /// Plateau power of each session that had one (kW), sorted.
     pub plateaus_kw: Vec<f64>,
@@ -42,6 +45,11 @@ impl DayAggregate {
         self.sessions.saturating_sub(self.zero_sessions)
     }
 
+    /// Zero-session events: retries of one driver count once.
+    pub fn zero_events(&self) -> u32 {
+        self.zero_events.unwrap_or(self.zero_sessions)
+    }
+
     /// Median plateau power of the day's sessions (kW).
     pub fn median_plateau_kw(&self) -> Option<f64> {
         crate::stats::median_sorted(&self.plateaus_kw)
@@ -52,6 +60,7 @@ static EMPTY: DayAggregate = DayAggregate {
     sessions: 0,
     energy_kwh: 0.0,
     zero_sessions: 0,
+    zero_events: None,
     anomalous_sessions: 0,
     plateaus_kw: Vec::new(),
     connector_sessions: BTreeMap::new(),
@@ -96,6 +105,33 @@ impl History {
                 })
                 .collect(),
         }
+    }
+
+    /// Counts the zero sessions of each day as events from their starts
+    /// (microseconds, any order): a zero session that starts within
+    /// `retry_gap_micros` of the previous one at the station continues its
+    /// event (a driver retrying, on either connector). An event belongs to
+    /// the day it started; a day's count never exceeds its zero sessions.
+    /// The starts must cover every day of the history.
+    pub fn with_zero_starts(mut self, starts: &[i64], retry_gap_micros: i64) -> Self {
+        let mut sorted = starts.to_vec();
+        sorted.sort_unstable();
+        let mut events: BTreeMap<i64, u32> = BTreeMap::new();
+        let mut previous: Option<i64> = None;
+        for &start in &sorted {
+            if previous.is_none_or(|p| start - p > retry_gap_micros) {
+                *events.entry(crate::day_of_micros(start)).or_default() += 1;
+            }
+            previous = Some(start);
+        }
+        for (number, day) in self.days.iter_mut() {
+            if day.zero_sessions > 0 {
+                let n = events.get(number).copied().unwrap_or(0);
+                // 0 when they all continue the previous day's last event.
+                day.zero_events = Some(n.min(day.zero_sessions));
+            }
+        }
+        self
     }
 
     /// The day's aggregate; empty when nothing happened.

@@ -88,7 +88,9 @@ pub struct Params {
     pub weekday_shrink_weeks: f64,
     /// Significance of the count tests (silence, outage, shares).
     pub alpha: f64,
-    /// Significance of energy and power deficits, in robust standard deviations.
+    /// Significance of energy and power deficits, in robust standard
+    /// deviations: the one-sided normal quantile of `alpha` (0.001), so
+    /// every detector judges at the same significance.
     pub z_min: f64,
     /// A day is an energy_drop candidate below this share of expected energy.
     pub energy_drop_ratio: f64,
@@ -112,8 +114,19 @@ pub struct Params {
     pub share_prior_sessions: f64,
     pub zero_prior_share: f64,
     pub anomalous_prior_share: f64,
+    /// Prior of how clumped zero-session events and anomalous sessions come
+    /// (variance over mean of a day's count; 1 is Poisson)...
+    pub count_dispersion_prior: f64,
+    /// ...weighing as this many baseline days.
+    pub count_dispersion_prior_days: f64,
     /// A day is a power_degradation candidate below this share of the usual plateau.
     pub power_drop_ratio: f64,
+    /// Days (before the baseline's anchor) over which the rate of rare
+    /// zero-session events is read.
+    pub rare_rate_days: i64,
+    /// Zero sessions starting within this many minutes of the previous one
+    /// at the station are retries: one event.
+    pub retry_gap_minutes: i64,
     /// Days with fewer sessions with a plateau are not judged for power.
     pub power_min_sessions: u32,
     /// Power is judged once the baseline holds this many sessions with a plateau.
@@ -130,7 +143,7 @@ impl Default for Params {
             max_days_per_run: 92,
             weekday_shrink_weeks: 0.5,
             alpha: 1e-3,
-            z_min: 3.0,
+            z_min: 3.09,
             energy_drop_ratio: 0.6,
             min_energy_cv: 0.1,
             session_energy_cv: 0.7,
@@ -142,7 +155,11 @@ impl Default for Params {
             share_prior_sessions: 50.0,
             zero_prior_share: 0.03,
             anomalous_prior_share: 0.05,
+            count_dispersion_prior: 1.0,
+            count_dispersion_prior_days: 7.0,
             power_drop_ratio: 0.75,
+            rare_rate_days: 91,
+            retry_gap_minutes: 15,
             power_min_sessions: 3,
             power_min_baseline_sessions: 20,
         }

@@ -36,28 +36,37 @@ pub(crate) fn trimmed_mean(values: &[f64]) -> Option<f64> {
     Some(kept.iter().sum::<f64>() / kept.len() as f64)
 }
 
-/// `P(X >= k)` for `X ~ Binomial(n, p)`.
-pub(crate) fn binomial_upper_tail(k: u32, n: u32, p: f64) -> f64 {
+/// `P(X >= k)` for a count of mean `mean` whose variance is `dispersion`
+/// times its mean: a negative binomial (events that come in clumps, such as
+/// a driver's retries), the Poisson at a dispersion of 1.
+pub(crate) fn count_upper_tail(k: u32, mean: f64, dispersion: f64) -> f64 {
     if k == 0 {
         return 1.0;
     }
-    if k > n || p <= 0.0 {
+    if mean <= 0.0 {
         return 0.0;
     }
-    if p >= 1.0 {
-        return 1.0;
-    }
-    let (ln_p, ln_q) = (p.ln(), (1.0 - p).ln());
-    // ln C(n, i) built up term by term from i = k.
-    let mut ln_choose: f64 = (0..k)
-        .map(|i| ((n - i) as f64).ln() - ((i + 1) as f64).ln())
-        .sum();
+    // pmf(i) = exp(ln_term(i)); Poisson when the dispersion is (about) 1.
+    let ln_term: Box<dyn Fn(f64) -> f64> = if dispersion <= 1.0 + 1e-9 {
+        Box::new(move |i: f64| -mean + i * mean.ln() - libm::lgamma(i + 1.0))
+    } else {
+        // Negative binomial: r = mean / (dispersion - 1), success p = 1 / dispersion.
+        let r = mean / (dispersion - 1.0);
+        let (ln_p, ln_q) = ((1.0 / dispersion).ln(), (1.0 - 1.0 / dispersion).ln());
+        let ln_gamma_r = libm::lgamma(r);
+        Box::new(move |i: f64| libm::lgamma(i + r) - ln_gamma_r - libm::lgamma(i + 1.0) + r * ln_p + i * ln_q)
+    };
+    // Summed upwards from k: the terms fall once past the mode, and exactly
+    // enough for a tail far below 1e-300 not to underflow to a wrong sign.
     let mut total = 0.0;
-    for i in k..=n {
-        total += (ln_choose + i as f64 * ln_p + (n - i) as f64 * ln_q).exp();
-        if i < n {
-            ln_choose += ((n - i) as f64).ln() - ((i + 1) as f64).ln();
+    let mut i = k as f64;
+    loop {
+        let term = ln_term(i).exp();
+        total += term;
+        if (i > mean * dispersion && term <= total * 1e-12) || i > k as f64 + 1e6 {
+            break;
         }
+        i += 1.0;
     }
     total.min(1.0)
 }
@@ -67,12 +76,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn binomial_tail_matches_hand_figures() {
-        // P(X >= 1 | 10, 0.1) = 1 - 0.9^10
-        assert!((binomial_upper_tail(1, 10, 0.1) - (1.0 - 0.9f64.powi(10))).abs() < 1e-12);
-        assert!((binomial_upper_tail(10, 10, 0.5) - 0.5f64.powi(10)).abs() < 1e-15);
-        assert_eq!(binomial_upper_tail(0, 5, 0.2), 1.0);
-        assert_eq!(binomial_upper_tail(6, 5, 0.2), 0.0);
+    fn count_tail_matches_hand_figures() {
+        // Poisson: P(X >= 1 | 2) = 1 - e^-2; P(X >= 3 | 1) = 1 - e^-1 (1 + 1 + 1/2).
+        assert!((count_upper_tail(1, 2.0, 1.0) - (1.0 - (-2.0f64).exp())).abs() < 1e-12);
+        let p3 = 1.0 - (-1.0f64).exp() * 2.5;
+        assert!((count_upper_tail(3, 1.0, 1.0) - p3).abs() < 1e-12);
+        // Negative binomial r = 1 (geometric), p = 1/2: P(X >= k) = 2^-k.
+        assert!((count_upper_tail(4, 1.0, 2.0) - 0.5f64.powi(4)).abs() < 1e-12);
+        // Clumped counts are less surprising than Poisson ones.
+        assert!(count_upper_tail(5, 0.5, 2.0) > count_upper_tail(5, 0.5, 1.0));
+        assert_eq!(count_upper_tail(0, 0.5, 1.0), 1.0);
+        assert_eq!(count_upper_tail(2, 0.0, 1.0), 0.0);
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn day(d: i64, fault: Fault) -> DayAggregate {
         anomalous_sessions: u32::from(next() < 0.3),
         plateaus_kw: (0..sessions).map(|_| 40.0 + 20.0 * next()).collect(),
         connector_sessions: BTreeMap::new(),
+        zero_events: None,
     };
     a.anomalous_sessions += a.zero_sessions;
     let per = |n: u32, connectors: &[&str]| {

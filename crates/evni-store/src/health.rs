@@ -64,6 +64,9 @@ pub struct StationHistory {
     pub station: HealthStation,
     pub days: Vec<StationDay>,
     pub tenant_last_day: Option<i64>,
+    /// When each zero session of those days started, in order: retries of
+    /// one driver minutes apart are one event for SHADE.
+    pub zero_starts: Vec<Micros>,
 }
 
 /// One station anomaly found by a run.

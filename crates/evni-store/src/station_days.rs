@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::health::{HealthResult, SessionFacts};
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
+pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// The UTC day of an instant, as days since 1970-01-01.
 pub(crate) fn day_of(micros: i64) -> i64 {
@@ -55,6 +55,20 @@ impl DayContribution {
     pub(crate) fn text(contribution: Option<&Self>) -> Result<Option<String>, serde_json::Error> {
         contribution.map(serde_json::to_string).transpose()
     }
+}
+
+/// One webhook event of a stored station anomaly.
+pub(crate) struct AnomalyEvent<'a> {
+    pub anomaly_id: i64,
+    pub station_external_id: &'a str,
+    pub anomaly: &'a crate::health::FoundAnomaly,
+    /// `station.anomaly_detected` or `station.anomaly_resolved`.
+    pub event: &'static str,
+}
+
+/// Whether a station anomaly's details say its episode is over.
+pub(crate) fn is_resolved(details: &serde_json::Value) -> bool {
+    details["status"] == "resolved"
 }
 
 /// The session's share of its station's day after a write.

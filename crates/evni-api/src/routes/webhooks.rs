@@ -19,8 +19,9 @@ use crate::path::Path;
 use crate::query::Params;
 use crate::AppState;
 
-/// The events an endpoint receives.
-const EVENTS: [&str; 1] = ["station.anomaly_detected"];
+/// The events an endpoint receives (`station.anomaly_resolved`: an
+/// extension, once when an anomaly's episode is over).
+const EVENTS: [&str; 2] = ["station.anomaly_detected", "station.anomaly_resolved"];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -133,7 +134,8 @@ fn endpoint_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
 }
 
 /// Register an endpoint for station health events
-/// (`station.anomaly_detected`). Deliveries are signed per Standard
+/// (`station.anomaly_detected` once per anomaly, and the extension
+/// `station.anomaly_resolved` once when its episode is over). Deliveries are signed per Standard
 /// Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with
 /// the returned secret, retried with backoff for up to 24 h, and sent only
 /// to public addresses.

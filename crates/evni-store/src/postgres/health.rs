@@ -7,7 +7,9 @@ use uuid::Uuid;
 use super::{execute, query, query_one, query_opt, stations, webhooks};
 use crate::health::*;
 use crate::model::*;
-use crate::station_days::{median, move_plateau, signature, DayContribution};
+use crate::station_days::{
+    is_resolved, median, move_plateau, signature, AnomalyEvent, DayContribution, MICROS_PER_DAY,
+};
 use crate::StoreError;
 
 /// Moves the session's contribution to the station-day aggregates from
@@ -219,7 +221,32 @@ pub(super) async fn history(
         },
         days,
         tenant_last_day: tenant_last_day(c, tenant).await?,
+        zero_starts: zero_starts(c, station_id, from_day, to_day).await?,
     })
+}
+
+/// The starts of the station's zero sessions on `from_day..=to_day`.
+async fn zero_starts(
+    c: &impl GenericClient,
+    station_id: i64,
+    from_day: i64,
+    to_day: i64,
+) -> Result<Vec<i64>, StoreError> {
+    // The predicate is the partial index's (migration 0006).
+    let (from, to) = (
+        from_day.saturating_mul(MICROS_PER_DAY),
+        to_day.saturating_add(1).saturating_mul(MICROS_PER_DAY),
+    );
+    let rows = query(
+        c,
+        "SELECT started_at FROM sessions
+         WHERE station_id = $1 AND started_at >= $2 AND started_at < $3
+           AND day_contribution LIKE '%\"is_zero\":true%'
+         ORDER BY started_at",
+        &[&station_id, &from, &to],
+    )
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get::<_, i64>(0)?)).collect()
 }
 
 pub(super) async fn tenant_last_day(
@@ -312,7 +339,7 @@ pub(super) async fn record(
         let details = serde_json::to_string(&anomaly.detection_details)?;
         let existing = query_opt(
             c,
-            "SELECT id FROM station_anomalies
+            "SELECT id, detection_details FROM station_anomalies
              WHERE station_id = $1 AND anomaly_type = $2 AND connector_id = $3 AND affected_period = $4",
             &[
                 &station_id,
@@ -322,21 +349,34 @@ pub(super) async fn record(
             ],
         )
         .await?;
+        let resolved = is_resolved(&anomaly.detection_details);
         match existing {
             Some(found) => {
                 // Late data may refine the figures; the event was sent once.
+                let id: i64 = found.try_get(0)?;
                 execute(
                     c,
                     "UPDATE station_anomalies SET anomaly_score = $2, detection_details = $3, updated_at = $4
                      WHERE id = $1",
-                    &[
-                        &found.try_get::<_, i64>(0)?,
-                        &anomaly.anomaly_score,
-                        &details,
-                        &now,
-                    ],
+                    &[&id, &anomaly.anomaly_score, &details, &now],
                 )
                 .await?;
+                let was_resolved = is_resolved(&serde_json::from_str(found.try_get(1)?)?);
+                if resolved && !was_resolved {
+                    deliveries_enqueued += webhooks::enqueue_anomaly(
+                        c,
+                        tenant,
+                        &AnomalyEvent {
+                            anomaly_id: id,
+                            station_external_id: &row.external_id,
+                            anomaly,
+                            event: webhooks::STATION_RESOLVED_EVENT,
+                        },
+                        result.analyzed_at,
+                        now,
+                    )
+                    .await?;
+                }
             }
             None => {
                 let anomaly_id: i64 = query_one(
@@ -362,13 +402,32 @@ pub(super) async fn record(
                 deliveries_enqueued += webhooks::enqueue_anomaly(
                     c,
                     tenant,
-                    anomaly_id,
-                    &row.external_id,
-                    anomaly,
+                    &AnomalyEvent {
+                        anomaly_id,
+                        station_external_id: &row.external_id,
+                        anomaly,
+                        event: webhooks::STATION_ANOMALY_EVENT,
+                    },
                     result.analyzed_at,
                     now,
                 )
                 .await?;
+                // An episode found over past days may be over already.
+                if resolved {
+                    deliveries_enqueued += webhooks::enqueue_anomaly(
+                        c,
+                        tenant,
+                        &AnomalyEvent {
+                            anomaly_id,
+                            station_external_id: &row.external_id,
+                            anomaly,
+                            event: webhooks::STATION_RESOLVED_EVENT,
+                        },
+                        result.analyzed_at,
+                        now,
+                    )
+                    .await?;
+                }
             }
         }
     }

@@ -7,7 +7,9 @@ use uuid::Uuid;
 use super::{stations, webhooks};
 use crate::health::*;
 use crate::model::*;
-use crate::station_days::{median, move_plateau, signature, DayContribution};
+use crate::station_days::{
+    is_resolved, median, move_plateau, signature, AnomalyEvent, DayContribution, MICROS_PER_DAY,
+};
 use crate::StoreError;
 
 /// Moves the session's contribution to the station-day aggregates from
@@ -201,7 +203,30 @@ pub(super) fn history(
         },
         days,
         tenant_last_day: tenant_last_day(conn, tenant)?,
+        zero_starts: zero_starts(conn, station_id, from_day, to_day)?,
     })
+}
+
+/// The starts of the station's zero sessions on `from_day..=to_day`.
+fn zero_starts(
+    conn: &Connection,
+    station_id: i64,
+    from_day: i64,
+    to_day: i64,
+) -> Result<Vec<i64>, StoreError> {
+    // The predicate is the partial index's (migration 0009).
+    let mut stmt = conn.prepare_cached(
+        "SELECT started_at FROM sessions
+         WHERE station_id = ?1 AND started_at >= ?2 AND started_at < ?3
+           AND day_contribution LIKE '%\"is_zero\":true%'
+         ORDER BY started_at",
+    )?;
+    let (from, to) = (
+        from_day.saturating_mul(MICROS_PER_DAY),
+        to_day.saturating_add(1).saturating_mul(MICROS_PER_DAY),
+    );
+    let rows = stmt.query_map(params![station_id, from, to], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub(super) fn tenant_last_day(conn: &Connection, tenant: TenantId) -> Result<Option<i64>, StoreError> {
@@ -274,9 +299,9 @@ pub(super) fn record(
     for anomaly in &result.anomalies {
         let connector = anomaly.connector_id.as_deref().unwrap_or("");
         let details = serde_json::to_string(&anomaly.detection_details)?;
-        let existing: Option<i64> = conn
+        let existing: Option<(i64, String)> = conn
             .prepare_cached(
-                "SELECT id FROM station_anomalies
+                "SELECT id, detection_details FROM station_anomalies
                  WHERE station_id = ?1 AND anomaly_type = ?2 AND connector_id = ?3 AND affected_period = ?4",
             )?
             .query_row(
@@ -286,17 +311,33 @@ pub(super) fn record(
                     connector,
                     anomaly.affected_period
                 ],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
+        let resolved = is_resolved(&anomaly.detection_details);
         match existing {
-            Some(id) => {
+            Some((id, before)) => {
                 // Late data may refine the figures; the event was sent once.
                 conn.prepare_cached(
                     "UPDATE station_anomalies SET anomaly_score = ?2, detection_details = ?3, updated_at = ?4
                      WHERE id = ?1",
                 )?
                 .execute(params![id, anomaly.anomaly_score, details, now])?;
+                let was_resolved = is_resolved(&serde_json::from_str(&before)?);
+                if resolved && !was_resolved {
+                    deliveries_enqueued += webhooks::enqueue_anomaly(
+                        conn,
+                        tenant,
+                        &AnomalyEvent {
+                            anomaly_id: id,
+                            station_external_id: &row.external_id,
+                            anomaly,
+                            event: webhooks::STATION_RESOLVED_EVENT,
+                        },
+                        result.analyzed_at,
+                        now,
+                    )?;
+                }
             }
             None => {
                 conn.prepare_cached(
@@ -320,12 +361,30 @@ pub(super) fn record(
                 deliveries_enqueued += webhooks::enqueue_anomaly(
                     conn,
                     tenant,
-                    anomaly_id,
-                    &row.external_id,
-                    anomaly,
+                    &AnomalyEvent {
+                        anomaly_id,
+                        station_external_id: &row.external_id,
+                        anomaly,
+                        event: webhooks::STATION_ANOMALY_EVENT,
+                    },
                     result.analyzed_at,
                     now,
                 )?;
+                // An episode found over past days may be over already.
+                if resolved {
+                    deliveries_enqueued += webhooks::enqueue_anomaly(
+                        conn,
+                        tenant,
+                        &AnomalyEvent {
+                            anomaly_id,
+                            station_external_id: &row.external_id,
+                            anomaly,
+                            event: webhooks::STATION_RESOLVED_EVENT,
+                        },
+                        result.analyzed_at,
+                        now,
+                    )?;
+                }
             }
         }
     }

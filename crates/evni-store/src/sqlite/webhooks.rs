@@ -6,19 +6,21 @@ use uuid::Uuid;
 
 use crate::health::*;
 use crate::model::*;
+use crate::station_days::AnomalyEvent;
 use crate::StoreError;
 
 /// The event SHADE sends for a new station anomaly.
 pub const STATION_ANOMALY_EVENT: &str = "station.anomaly_detected";
+/// The event SHADE sends when an anomaly's episode is over.
+pub const STATION_RESOLVED_EVENT: &str = "station.anomaly_resolved";
 
-/// Enqueues one delivery of a new station anomaly to every endpoint of the
-/// tenant; returns how many. Runs in the transaction that found it.
+/// Enqueues one delivery of a station anomaly's `event` (detected or
+/// resolved) to every endpoint of the tenant; returns how many. Runs in the
+/// transaction that found it; an event is enqueued once per endpoint.
 pub(super) fn enqueue_anomaly(
     conn: &Connection,
     tenant: TenantId,
-    anomaly_id: i64,
-    station_external_id: &str,
-    anomaly: &FoundAnomaly,
+    e: &AnomalyEvent<'_>,
     analyzed_at: i64,
     now: i64,
 ) -> Result<usize, StoreError> {
@@ -33,17 +35,17 @@ pub(super) fn enqueue_anomaly(
         "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
             status, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)
-         ON CONFLICT (endpoint_id, station_anomaly_id) DO NOTHING",
+         ON CONFLICT (endpoint_id, station_anomaly_id, event) DO NOTHING",
     )?;
     let mut enqueued = 0;
     for endpoint in endpoints {
         let webhook_id = format!("wh-evt-{}", Uuid::now_v7().simple());
         let payload = serde_json::json!({
-            "event": STATION_ANOMALY_EVENT,
-            "charging_station_id": station_external_id,
-            "is_anomaly": true,
-            "anomaly_score": anomaly.anomaly_score,
-            "detection_details": anomaly.detection_details,
+            "event": e.event,
+            "charging_station_id": e.station_external_id,
+            "is_anomaly": e.event == STATION_ANOMALY_EVENT,
+            "anomaly_score": e.anomaly.anomaly_score,
+            "detection_details": e.anomaly.detection_details,
             "analyzed_at": micros_to_datetime(analyzed_at)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "webhook_id": webhook_id,
@@ -52,8 +54,8 @@ pub(super) fn enqueue_anomaly(
             webhook_id,
             tenant.to_string(),
             endpoint,
-            anomaly_id,
-            STATION_ANOMALY_EVENT,
+            e.anomaly_id,
+            e.event,
             serde_json::to_string(&payload)?,
             now,
         ])?;

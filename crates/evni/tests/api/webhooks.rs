@@ -189,6 +189,31 @@ async fn a_receiver_verifies_signatures_sees_retries_and_never_a_duplicate() {
     assert_eq!(after["detection_details"]["affected_period"], day_label(32));
     assert_eq!(seen.lock().unwrap().len(), 3);
     assert_eq!(app.get_ok(&path).await["total"], 1);
+
+    // The station charges again: one station.anomaly_resolved, and no
+    // other event on the days after.
+    post_history(&app, DAYS..=DAYS + 1).await;
+    let inference = app.get_ok(&format!("/v1/stations/{SILENT}/inference")).await;
+    assert_eq!(inference["is_anomaly"], false, "{inference}");
+    wait_for("the resolved event", || seen.lock().unwrap().len() >= 4).await;
+    let resolved: Value = serde_json::from_str(&seen.lock().unwrap()[3].body).unwrap();
+    assert_eq!(resolved["event"], "station.anomaly_resolved", "{resolved}");
+    assert_eq!(resolved["is_anomaly"], false);
+    assert_eq!(resolved["charging_station_id"], SILENT);
+    let details = &resolved["detection_details"];
+    assert_eq!(details["anomaly_type"], "station_silent");
+    assert_eq!(details["affected_period"], day_label(*SILENT_DAYS.start()));
+    assert_eq!(details["status"], "resolved");
+    assert_eq!(details["resolved_on"], day_label(DAYS));
+    verify(&secret, &seen.lock().unwrap()[3]);
+    for day in DAYS + 2..=DAYS + 3 {
+        post_history(&app, day..=day).await;
+        app.get_ok(&format!("/v1/stations/{SILENT}/inference")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    let deliveries = app.get_ok(&path).await;
+    assert_eq!(deliveries["total"], 2, "{deliveries}");
 }
 
 #[tokio::test]
@@ -266,7 +291,10 @@ async fn endpoints_are_managed_by_admins_and_validated() {
         list["items"][0].get("secret").is_none(),
         "the secret is shown once"
     );
-    assert_eq!(list["items"][0]["events"], json!(["station.anomaly_detected"]));
+    assert_eq!(
+        list["items"][0]["events"],
+        json!(["station.anomaly_detected", "station.anomaly_resolved"])
+    );
 
     let delete = |token: String| {
         let app = &app;
