@@ -161,7 +161,7 @@ impl Ingest {
         let (routed, mark) = {
             let mut stations = self.lock();
             let state = stations.entry(key.clone()).or_default();
-            let mark = state.lost_frames && state.marked.insert(op.transaction_id.clone());
+            let mark = state.lost_frames && !state.marked.contains(&op.transaction_id);
             (state.routes.get(&op.transaction_id).cloned(), mark)
         };
         let mut session_id = routed.unwrap_or_else(|| base.clone());
@@ -218,6 +218,15 @@ impl Ingest {
             readings: op.readings,
         });
         let state = self.engine.apply(tenant, &id, command).await?;
+        if mark {
+            // Only once written: a write that failed marks nothing.
+            let mut stations = self.lock();
+            stations
+                .entry(key.clone())
+                .or_default()
+                .marked
+                .insert(op.transaction_id.clone());
+        }
         if let SessionEvent::Ended { .. } = op.event {
             let mut stations = self.lock();
             let state = stations.entry(key).or_default();
