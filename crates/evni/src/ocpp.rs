@@ -128,14 +128,35 @@ pub async fn spawn(
     let proxy = ProxyConfig::new(settings.upstream, ca.as_deref())
         .with_context(|| format!("the OCPP upstream {}", settings.upstream))?;
     tracing::info!(address = %listener.local_addr()?, tenant = settings.tenant, "OCPP proxy is listening");
-    Ok(Some(tokio::spawn(evni_ocpp::proxy::serve(
-        listener,
-        proxy,
-        tap,
-        async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        },
-    ))))
+    // The proxy runs on a runtime of its own: the API, the tap's mapping and
+    // the job workers share the main runtime, and a busy moment there must
+    // never hold a frame (the tap's queues are the only link).
+    let listener = listener.into_std()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the OCPP proxy's runtime")?;
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("evni-ocpp-proxy".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        let stop = async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        };
+                        evni_ocpp::proxy::serve(listener, proxy, tap, stop).await;
+                    }
+                    Err(e) => tracing::error!(error = %e, "the OCPP proxy cannot listen"),
+                }
+            });
+            let _ = done.send(());
+        })
+        .context("starting the OCPP proxy's thread")?;
+    Ok(Some(tokio::spawn(async move {
+        let _ = finished.await;
+    })))
 }
 
 #[cfg(test)]
