@@ -117,8 +117,10 @@ impl Tap for QueueTap {
         match queue.try_send(tapped) {
             Ok(()) => {
                 self.tapped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("evni_ocpp_tap_frames_total", "outcome" => "queued").increment(1);
             }
             Err(_) => {
+                metrics::counter!("evni_ocpp_tap_frames_total", "outcome" => "dropped").increment(1);
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 if dropped.is_power_of_two() {
                     tracing::warn!(
@@ -158,6 +160,7 @@ async fn map_tapped(ingest: &Ingest, tenant: &Tenant, tapped: Tapped) {
         // The store or the analysis failed: the frame's readings are lost,
         // as a dropped copy's are.
         Err(e) => {
+            metrics::counter!("evni_ocpp_tap_frames_total", "outcome" => "failed").increment(1);
             tracing::warn!(charge_box_id = %station, error = %e, "tapped OCPP frame not recorded; sessions marked incomplete");
             ingest.frames_lost(tenant.id, station.as_str());
         }

@@ -252,6 +252,7 @@ async fn the_exchange_completes_unchanged_with_the_store_stopped() {
         c.ocpp.upstream = Some(format!("ws://127.0.0.1:{csms_port}/csms"));
         c.ocpp.tenant = Some("acme".into());
         c.ocpp.tap_queue = 4;
+        c.metrics_token = Some("scrape-me".into());
     })
     .await;
     if app.database.is_some() {
@@ -342,5 +343,20 @@ async fn the_exchange_completes_unchanged_with_the_store_stopped() {
             sent.iter().any(|s| (s - value).abs() < 1e-6),
             "{value} Wh was never sent"
         );
+    }
+    // Both ways of losing a copy were counted: the queue overflowed, writes failed.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for outcome in ["queued", "dropped", "failed"] {
+        let line = format!("evni_ocpp_tap_frames_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
     }
 }
