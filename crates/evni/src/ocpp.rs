@@ -130,7 +130,9 @@ pub async fn spawn(
     tracing::info!(address = %listener.local_addr()?, tenant = settings.tenant, "OCPP proxy is listening");
     // The proxy runs on a runtime of its own: the API, the tap's mapping and
     // the job workers share the main runtime, and a busy moment there must
-    // never hold a frame (the tap's queues are the only link).
+    // never hold a frame (the tap's queues are the only link). When evni
+    // stops, this runtime ends with it, dropping the chargers' connections;
+    // chargers reconnect, as after any restart of their CSMS's front.
     let listener = listener.into_std()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
