@@ -2,7 +2,8 @@
 transaction (boot, status, start, meter values every --interval seconds,
 stop) against --url. Every frame it sends and receives is written, raw and
 in order, to --log as JSON lines {"dir": "out"|"in", "raw"}. Prints the
-transaction id and the energy register values it sent (in Wh) as JSON.
+transaction id, the energy register values it sent (in Wh) and the longest
+a CALL waited for its answer (ms) as JSON.
 
     python charge_point.py --url ws://127.0.0.1:9100/ocpp/CP-1 --version 1.6 --log cp.jsonl
 """
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import base64
 import json
+import time
 from datetime import datetime, timezone
 
 from websockets.asyncio.client import connect
@@ -27,6 +29,15 @@ def now():
 
 class Logged:
     log = None
+    # The longest a CALL waited for its answer, in seconds.
+    slowest = 0.0
+
+    async def call(self, *args, **kwargs):
+        started = time.monotonic()
+        try:
+            return await super().call(*args, **kwargs)
+        finally:
+            Logged.slowest = max(Logged.slowest, time.monotonic() - started)
 
     async def route_message(self, raw_msg):
         self.log.write(json.dumps({"dir": "in", "raw": raw_msg}) + "\n")
@@ -125,7 +136,7 @@ async def main():
         listener = asyncio.create_task(cp.start())
         tx, values = await run(cp, args)
         listener.cancel()
-    print(json.dumps({"transaction_id": tx, "registers_wh": values}), flush=True)
+    print(json.dumps({"transaction_id": tx, "registers_wh": values, "slowest_call_ms": Logged.slowest * 1000}), flush=True)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,13 @@ pub struct SessionDetailResponse {
     /// Every reading, sorted by time.
     pub meter_values: Vec<MeterValueOut>,
     pub created_at: DateTime<Utc>,
+    /// Extension: the station, connector and EVSE the session was created with.
+    pub charging_station_id: String,
+    pub connector_id: Option<String>,
+    pub evse_id: Option<String>,
+    /// Extension: the session's metadata (the client's, and `ocpp` for
+    /// sessions taken from OCPP frames: state, transaction id, incomplete).
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl From<&SessionDetail> for SessionDetailResponse {
@@ -96,6 +103,10 @@ impl From<&SessionDetail> for SessionDetailResponse {
             analysis: SessionAnalysisResponse::new(&detail.header.external_id, &detail.verdict),
             meter_values: detail.readings.iter().map(MeterValueOut::from).collect(),
             created_at: micros_to_datetime(detail.header.created_at),
+            charging_station_id: detail.header.station_external_id.clone(),
+            connector_id: detail.header.connector_id.clone(),
+            evse_id: detail.header.evse_id.clone(),
+            metadata: detail.header.metadata.clone(),
         }
     }
 }

@@ -52,7 +52,8 @@ pub struct Outcome {
 #[derive(Default)]
 struct StationState {
     mapper: Mapper,
-    /// transactionId -> session id, for a transaction id reused after a reboot.
+    /// transactionId -> session id, for a transaction id reused after a
+    /// reboot (the latest transaction with that id).
     routes: HashMap<String, String>,
     /// Tapped frames were dropped: sessions touched until the station is
     /// idle again are marked incomplete (`marked` holds those done).
@@ -160,7 +161,7 @@ impl Ingest {
         let (routed, mark) = {
             let mut stations = self.lock();
             let state = stations.entry(key.clone()).or_default();
-            let mark = state.lost_frames && state.marked.insert(op.transaction_id.clone());
+            let mark = state.lost_frames && !state.marked.contains(&op.transaction_id);
             (state.routes.get(&op.transaction_id).cloned(), mark)
         };
         let mut session_id = routed.unwrap_or_else(|| base.clone());
@@ -174,7 +175,9 @@ impl Ingest {
                 ocpp.insert("started_at".into(), json!(micros_to_datetime(*at)));
                 let mut stations = self.lock();
                 let state = stations.entry(key.clone()).or_default();
-                if session_id != base {
+                if session_id == base {
+                    state.routes.remove(&op.transaction_id);
+                } else {
                     state.routes.insert(op.transaction_id.clone(), session_id.clone());
                 }
             }
@@ -215,10 +218,20 @@ impl Ingest {
             readings: op.readings,
         });
         let state = self.engine.apply(tenant, &id, command).await?;
+        if mark {
+            // Only once written: a write that failed marks nothing.
+            let mut stations = self.lock();
+            stations
+                .entry(key.clone())
+                .or_default()
+                .marked
+                .insert(op.transaction_id.clone());
+        }
         if let SessionEvent::Ended { .. } = op.event {
             let mut stations = self.lock();
             let state = stations.entry(key).or_default();
-            state.routes.remove(&op.transaction_id);
+            // The route stays: a frame of this transaction sent again after
+            // its end must reach the same session, not the first one with this id.
             if state.mapper.is_idle() {
                 state.lost_frames = false;
                 state.marked.clear();

@@ -7,6 +7,9 @@
 //! unreachable CSMS gets the charger's connection closed unanswered, as if
 //! the CSMS were not there; nothing pretends to be the CSMS.
 //!
+//! A `wss://` upstream is verified as webhook targets are: its chain against
+//! Mozilla's roots and the operator's CAs, its host name against the URL.
+//!
 //! Frames are forwarded as they come, both ways, payload bytes unchanged
 //! (never re-serialised), pings and close codes included. A copy of every
 //! text frame is offered to a [`Tap`] that must not block.
@@ -23,7 +26,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::{Connector, WebSocketStream};
 
 use crate::frame::Version;
 
@@ -43,7 +46,63 @@ pub trait Tap: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct ProxyConfig {
     /// `ws://host:port/path` or `wss://...`; the charge box id is appended.
-    pub upstream: String,
+    upstream: String,
+    /// How a `wss://` upstream is verified: its certificate chain against
+    /// Mozilla's roots plus the operator's CAs, and its host name.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyConfigError {
+    #[error("the CA file is not PEM certificates: {0}")]
+    Pem(String),
+    #[error("the CA file holds no certificate")]
+    NoCertificate,
+    #[error("a CA certificate is not usable: {0}")]
+    Certificate(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+impl ProxyConfig {
+    /// An upstream verified (when `wss://`) against the Mozilla roots built
+    /// into evni and the certificates of `extra_ca_pem` (EVNI_TLS_CA_FILE),
+    /// exactly as webhook targets are.
+    pub fn new(upstream: impl Into<String>, extra_ca_pem: Option<&[u8]>) -> Result<Self, ProxyConfigError> {
+        let upstream = upstream.into();
+        let tls = if upstream.starts_with("wss://") {
+            Some(Arc::new(tls_config(extra_ca_pem)?))
+        } else {
+            None
+        };
+        Ok(Self { upstream, tls })
+    }
+}
+
+fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, ProxyConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = extra_ca_pem {
+        let certificates = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ProxyConfigError::Pem(e.to_string()))?;
+        if certificates.is_empty() {
+            return Err(ProxyConfigError::NoCertificate);
+        }
+        for certificate in certificates {
+            roots
+                .add(certificate)
+                .map_err(|e| ProxyConfigError::Certificate(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Accepts chargers on `listener` until `shutdown` resolves; connections in
@@ -140,10 +199,12 @@ async fn connection(
     }
     // Boxed: the connect future is large and would otherwise stay part of
     // this task's allocation for the whole life of the connection.
-    let upstream = Box::pin(tokio_tungstenite::connect_async_with_config(
+    let connector = config.tls.clone().map(Connector::Rustls);
+    let upstream = Box::pin(tokio_tungstenite::connect_async_tls_with_config(
         request,
         Some(ws_config()),
         true,
+        connector,
     ))
     .await;
     let (upstream, response) = match upstream {

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::frame::Version;
-use crate::ingest::Ingest;
+use crate::ingest::{Ingest, IngestError};
 use crate::proxy::Tap;
 
 /// A copy of one frame on its way to the mapping.
@@ -76,7 +76,10 @@ impl QueueTap {
                     match resolve(&ingest, &tenant_id, &name).await {
                         Ok(tenant) => map_tapped(&ingest, &tenant, tapped).await,
                         Err(e) => {
-                            tracing::warn!(tenant = %name, error = %e, "OCPP tap: tenant unavailable, frame not recorded")
+                            tracing::warn!(tenant = %name, error = %e, "OCPP tap: tenant unavailable, frame not recorded");
+                            if let Some(id) = tenant_id.get() {
+                                ingest.frames_lost(*id, &tapped.charge_box_id);
+                            }
                         }
                     }
                 })
@@ -114,8 +117,10 @@ impl Tap for QueueTap {
         match queue.try_send(tapped) {
             Ok(()) => {
                 self.tapped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("evni_ocpp_tap_frames_total", "outcome" => "queued").increment(1);
             }
             Err(_) => {
+                metrics::counter!("evni_ocpp_tap_frames_total", "outcome" => "dropped").increment(1);
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 if dropped.is_power_of_two() {
                     tracing::warn!(
@@ -143,11 +148,22 @@ async fn map_tapped(ingest: &Ingest, tenant: &Tenant, tapped: Tapped) {
         }
     };
     let now = chrono::Utc::now().timestamp_micros();
-    if let Err(e) = ingest
+    match ingest
         .ingest(tenant, &station, tapped.version, vec![frame], now)
         .await
     {
-        tracing::warn!(charge_box_id = %station, error = %e, "tapped OCPP frame not recorded");
+        Ok(_) => {}
+        // A frame evni cannot read loses nothing evni could have kept.
+        Err(IngestError::Invalid(e)) => {
+            tracing::warn!(charge_box_id = %station, error = %e, "tapped OCPP frame not readable")
+        }
+        // The store or the analysis failed: the frame's readings are lost,
+        // as a dropped copy's are.
+        Err(e) => {
+            metrics::counter!("evni_ocpp_tap_frames_total", "outcome" => "failed").increment(1);
+            tracing::warn!(charge_box_id = %station, error = %e, "tapped OCPP frame not recorded; sessions marked incomplete");
+            ingest.frames_lost(tenant.id, station.as_str());
+        }
     }
 }
 

@@ -39,58 +39,94 @@ async fn fake_csms() -> (String, mpsc::UnboundedReceiver<Seen>) {
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let seen = seen.clone();
+            tokio::spawn(csms_connection(stream, seen.clone()));
+        }
+    });
+    (format!("ws://{addr}/csms"), seen_rx)
+}
+
+/// The same CSMS behind TLS with a self-signed certificate for `localhost`:
+/// its port, what it saw, and the certificate (PEM) to trust.
+async fn fake_tls_csms() -> (u16, mpsc::UnboundedReceiver<Seen>, String) {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::rustls::{crypto::ring, ServerConfig};
+
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_pair.serialize_der()));
+    let chain = vec![CertificateDer::from(issued.cert.der().to_vec())];
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen, seen_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
             tokio::spawn(async move {
-                let seen_path = seen.clone();
-                let callback = move |request: &Request,
-                                     mut response: Response|
-                      -> Result<Response, ErrorResponse> {
-                    let _ = seen_path.send(Seen::Path(request.uri().path().to_owned()));
-                    if request.headers().get("authorization").map(|v| v.as_bytes()) != Some(AUTH.as_bytes()) {
-                        let mut refusal = ErrorResponse::new(None);
-                        *refusal.status_mut() = StatusCode::UNAUTHORIZED;
-                        return Err(refusal);
-                    }
-                    let offered = request
-                        .headers()
-                        .get("sec-websocket-protocol")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    let chosen = ["ocpp2.0.1", "ocpp1.6"]
-                        .into_iter()
-                        .find(|p| offered.split(',').any(|o| o.trim() == *p));
-                    if let Some(chosen) = chosen {
-                        response
-                            .headers_mut()
-                            .insert("sec-websocket-protocol", HeaderValue::from_static(chosen));
-                    }
-                    Ok(response)
-                };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
-                    return;
-                };
-                while let Some(Ok(message)) = ws.next().await {
-                    let _ = seen.send(Seen::Message(message.clone()));
-                    if let Message::Text(text) = &message {
-                        if text.as_str() == "bye" {
-                            let close = CloseFrame {
-                                code: CloseCode::Library(4000),
-                                reason: "bye".into(),
-                            };
-                            let _ = ws.send(Message::Close(Some(close))).await;
-                            continue;
-                        }
-                        let id = text.as_str().split('"').nth(1).unwrap_or("?").to_owned();
-                        let answer = format!("[3,\"{id}\",  {{\"currentTime\":\"2026-02-27T10:00:00Z\"}}]");
-                        if ws.send(Message::text(answer)).await.is_err() {
-                            return;
-                        }
-                    }
+                // A client that does not trust the certificate gives up here.
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    csms_connection(tls, seen).await;
                 }
             });
         }
     });
-    (format!("ws://{addr}/csms"), seen_rx)
+    (port, seen_rx, issued.cert.pem())
+}
+
+async fn csms_connection<S>(stream: S, seen: mpsc::UnboundedSender<Seen>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let seen_path = seen.clone();
+    let callback = move |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+        let _ = seen_path.send(Seen::Path(request.uri().path().to_owned()));
+        if request.headers().get("authorization").map(|v| v.as_bytes()) != Some(AUTH.as_bytes()) {
+            let mut refusal = ErrorResponse::new(None);
+            *refusal.status_mut() = StatusCode::UNAUTHORIZED;
+            return Err(refusal);
+        }
+        let offered = request
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let chosen = ["ocpp2.0.1", "ocpp1.6"]
+            .into_iter()
+            .find(|p| offered.split(',').any(|o| o.trim() == *p));
+        if let Some(chosen) = chosen {
+            response
+                .headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_static(chosen));
+        }
+        Ok(response)
+    };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+        return;
+    };
+    while let Some(Ok(message)) = ws.next().await {
+        let _ = seen.send(Seen::Message(message.clone()));
+        if let Message::Text(text) = &message {
+            if text.as_str() == "bye" {
+                let close = CloseFrame {
+                    code: CloseCode::Library(4000),
+                    reason: "bye".into(),
+                };
+                let _ = ws.send(Message::Close(Some(close))).await;
+                continue;
+            }
+            let id = text.as_str().split('"').nth(1).unwrap_or("?").to_owned();
+            let answer = format!("[3,\"{id}\",  {{\"currentTime\":\"2026-02-27T10:00:00Z\"}}]");
+            if ws.send(Message::text(answer)).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -106,14 +142,13 @@ impl Tap for Recorder {
 }
 
 async fn start_proxy(upstream: String, tap: Arc<dyn Tap>) -> String {
+    start_proxy_with(ProxyConfig::new(upstream, None).unwrap(), tap).await
+}
+
+async fn start_proxy_with(config: ProxyConfig, tap: Arc<dyn Tap>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(proxy::serve(
-        listener,
-        ProxyConfig { upstream },
-        tap,
-        std::future::pending(),
-    ));
+    tokio::spawn(proxy::serve(listener, config, tap, std::future::pending()));
     format!("ws://{addr}")
 }
 
@@ -264,4 +299,69 @@ async fn a_stalled_mapping_drops_copies_never_frames() {
     assert_eq!(tap.tapped() + tap.dropped(), 200);
     assert!(tap.dropped() >= 195, "dropped {}", tap.dropped());
     assert_eq!(lost.load(Ordering::Relaxed) as u64, tap.dropped());
+}
+
+#[tokio::test]
+async fn a_wss_upstream_is_verified_like_webhook_targets() {
+    let (port, mut seen, ca) = fake_tls_csms().await;
+    let trusted = format!("wss://localhost:{port}/csms");
+
+    // The CSMS's CA configured (EVNI_TLS_CA_FILE): frames flow over TLS.
+    let config = ProxyConfig::new(trusted.clone(), Some(ca.as_bytes())).unwrap();
+    let proxy = start_proxy_with(config, Arc::new(Recorder::default())).await;
+    let (mut charger, response) =
+        tokio_tungstenite::connect_async(charger_request(&proxy, "CP-T", "ocpp1.6", AUTH))
+            .await
+            .unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "ocpp1.6");
+    let frame = "[2,\"t1\",\"Heartbeat\",{}]";
+    charger.send(Message::text(frame)).await.unwrap();
+    assert_eq!(next_message(&mut seen).await, Message::text(frame));
+    assert!(charger.next().await.unwrap().unwrap().is_text());
+
+    // Mozilla's roots alone do not know the CSMS's CA: the charger is
+    // refused unanswered and the CSMS never sees an HTTP request.
+    let untrusting = ProxyConfig::new(trusted, None).unwrap();
+    let proxy = start_proxy_with(untrusting, Arc::new(Recorder::default())).await;
+    let refused = tokio_tungstenite::connect_async(charger_request(&proxy, "CP-U", "ocpp1.6", AUTH)).await;
+    assert!(refused.is_err(), "an unknown CA is not trusted");
+
+    // The right CA but another host name than the certificate's.
+    let other_name = ProxyConfig::new(format!("wss://127.0.0.1:{port}/csms"), Some(ca.as_bytes())).unwrap();
+    let proxy = start_proxy_with(other_name, Arc::new(Recorder::default())).await;
+    let refused = tokio_tungstenite::connect_async(charger_request(&proxy, "CP-N", "ocpp1.6", AUTH)).await;
+    assert!(refused.is_err(), "the host name is checked");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while let Ok(seen) = seen.try_recv() {
+        assert!(
+            !matches!(&seen, Seen::Path(p) if p != "/csms/CP-T"),
+            "the untrusted proxies reached the CSMS: {seen:?}"
+        );
+    }
+
+    // A CA file that holds no certificate is refused at start.
+    assert!(ProxyConfig::new("wss://localhost/csms", Some(b"not a certificate")).is_err());
+}
+
+#[tokio::test]
+async fn a_chargers_close_code_reaches_the_csms() {
+    let (upstream, mut seen) = fake_csms().await;
+    let proxy = start_proxy(upstream, Arc::new(Recorder::default())).await;
+    let (mut charger, _) = tokio_tungstenite::connect_async(charger_request(&proxy, "CP-C", "ocpp1.6", AUTH))
+        .await
+        .unwrap();
+    charger
+        .send(Message::Pong(b"unsolicited".to_vec().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut seen).await,
+        Message::Pong(b"unsolicited".to_vec().into())
+    );
+    let close = CloseFrame {
+        code: CloseCode::Library(4001),
+        reason: "rebooting".into(),
+    };
+    charger.send(Message::Close(Some(close.clone()))).await.unwrap();
+    assert_eq!(next_message(&mut seen).await, Message::Close(Some(close)));
 }

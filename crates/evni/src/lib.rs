@@ -101,7 +101,7 @@ pub fn build(config: &Config) -> anyhow::Result<App> {
         state,
         workers: config.workers,
         server: config.server_options()?,
-        ocpp: config.ocpp.clone(),
+        ocpp: config.ocpp.clone().with_tls_ca_file(config.tls_ca_file.clone()),
     })
 }
 

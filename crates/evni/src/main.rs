@@ -132,7 +132,7 @@ enum BenchCommand {
         workers: usize,
     },
     /// Chargers sending MeterValues through the OCPP proxy to a simulated CSMS,
-    /// in process on 127.0.0.1: added latency per frame and memory per idle connection.
+    /// on 127.0.0.1 (evni serve as a child process): added latency per frame and memory per idle connection.
     Ocpp {
         #[arg(long, default_value_t = 1000)]
         chargers: usize,

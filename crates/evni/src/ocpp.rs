@@ -20,6 +20,10 @@ pub struct OcppConfig {
     pub tenant: Option<String>,
     /// Frame copies waiting for the mapping; beyond, copies are dropped (never frames).
     pub tap_queue: usize,
+    /// CAs trusted for a `wss://` upstream besides Mozilla's roots: the
+    /// top-level `tls_ca_file` (EVNI_TLS_CA_FILE), as for webhook targets.
+    #[serde(skip)]
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for OcppConfig {
@@ -29,6 +33,7 @@ impl Default for OcppConfig {
             upstream: None,
             tenant: None,
             tap_queue: 10_000,
+            tls_ca_file: None,
         }
     }
 }
@@ -58,6 +63,11 @@ impl OcppConfig {
                 .context("EVNI_OCPP_TAP_QUEUE must be a number of frames")?;
         }
         Ok(())
+    }
+
+    pub fn with_tls_ca_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.tls_ca_file = path;
+        self
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -108,18 +118,47 @@ pub async fn spawn(
         config.tap_queue,
         2,
     );
-    let proxy = ProxyConfig {
-        upstream: settings.upstream.to_owned(),
+    let ca = match &config.tls_ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("tls_ca_file '{}' cannot be read", path.display()))?,
+        ),
+        None => None,
     };
+    let proxy = ProxyConfig::new(settings.upstream, ca.as_deref())
+        .with_context(|| format!("the OCPP upstream {}", settings.upstream))?;
     tracing::info!(address = %listener.local_addr()?, tenant = settings.tenant, "OCPP proxy is listening");
-    Ok(Some(tokio::spawn(evni_ocpp::proxy::serve(
-        listener,
-        proxy,
-        tap,
-        async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        },
-    ))))
+    // The proxy runs on a runtime of its own: the API, the tap's mapping and
+    // the job workers share the main runtime, and a busy moment there must
+    // never hold a frame (the tap's queues are the only link). When evni
+    // stops, this runtime ends with it, dropping the chargers' connections;
+    // chargers reconnect, as after any restart of their CSMS's front.
+    let listener = listener.into_std()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the OCPP proxy's runtime")?;
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("evni-ocpp-proxy".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        let stop = async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        };
+                        evni_ocpp::proxy::serve(listener, proxy, tap, stop).await;
+                    }
+                    Err(e) => tracing::error!(error = %e, "the OCPP proxy cannot listen"),
+                }
+            });
+            let _ = done.send(());
+        })
+        .context("starting the OCPP proxy's thread")?;
+    Ok(Some(tokio::spawn(async move {
+        let _ = finished.await;
+    })))
 }
 
 #[cfg(test)]

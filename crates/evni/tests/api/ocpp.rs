@@ -25,7 +25,14 @@ fn meter_values_16(tx: i64, minute: i64, wh: f64) -> Value {
 
 /// A whole 1.6 transaction at 11 kW for `minutes`, register from 1,000 Wh.
 fn transaction_16(tx: i64, minutes: i64) -> Vec<Value> {
+    transaction_16_from(tx, 0, minutes)
+}
+
+/// [`transaction_16`] starting at minute `start` of the test day.
+fn transaction_16_from(tx: i64, start: i64, minutes: i64) -> Vec<Value> {
     let wh = |m: i64| 1000.0 + 11_000.0 * m as f64 / 60.0;
+    let at = |m: i64| at(start + m);
+    let meter_values_16 = |tx: i64, m: i64, wh: f64| meter_values_16(tx, start + m, wh);
     let mut frames = vec![
         call(
             "b",
@@ -78,6 +85,17 @@ async fn a_16_transaction_becomes_one_session_with_every_reading() {
     assert_eq!(values[0]["unit"], "Wh");
     assert_eq!(values[0]["context"], "Transaction.Begin");
     assert_eq!(values.last().unwrap()["context"], "Transaction.End");
+    // The OCPP facts of the session (extensions of the session detail).
+    assert_eq!(detail["charging_station_id"], "CP-1");
+    assert_eq!(detail["connector_id"], "1");
+    let ocpp = &detail["metadata"]["ocpp"];
+    assert_eq!(ocpp["transaction_id"], "42", "{detail}");
+    assert_eq!(ocpp["state"], "ended");
+    assert_eq!(ocpp["stop_reason"], "EVDisconnected");
+    assert_eq!(ocpp["started_at"], at(0));
+    assert_eq!(ocpp["ended_at"], at(30));
+    assert_eq!(ocpp["version"], "1.6");
+    assert!(ocpp.get("incomplete").is_none(), "door 1 loses nothing: {detail}");
 
     let station = app.get_ok("/v1/stations/CP-1").await;
     assert_eq!(station["metadata"]["ocpp"]["boot"]["vendor"], "Acme", "{station}");
@@ -273,4 +291,106 @@ async fn ocpp_frames_need_the_write_scope() {
         .await
         .unwrap();
     json_error(response, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn callerrors_and_other_actions_are_counted_not_stored() {
+    let app = TestApp::spawn().await;
+    let frames = json!([
+        call("a", "Authorize", json!({"idTag": "TAG-1"})),
+        json!([3, "a", {"idTagInfo": {"status": "Accepted"}}]),
+        call("d", "DataTransfer", json!({"vendorId": "acme", "data": "x"})),
+        json!([4, "d", "NotImplemented", "no DataTransfer here", {}]),
+        call("f", "FirmwareStatusNotification", json!({"status": "Idle"})),
+        // A CALLERROR answering a StartTransaction: no session.
+        call(
+            "start",
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "TAG-1", "meterStart": 0, "timestamp": at(0)})
+        ),
+        json!([4, "start", "InternalError", "", {}]),
+        json!([3, "start", {"transactionId": 3, "idTagInfo": {"status": "Accepted"}}]),
+    ]);
+    let body = json_ok(post_frames(&app, "/v1/ocpp/CP-10", &frames).await).await;
+    assert_eq!(body["frames"], 8);
+    assert_eq!(body["stored"], 0, "{body}");
+    assert_eq!(
+        body["ignored"],
+        json!({"Authorize": 1, "CALLERROR": 2, "CALLRESULT": 2, "DataTransfer": 1, "FirmwareStatusNotification": 1})
+    );
+    assert_eq!(body["sessions"], json!([]));
+    assert_eq!(app.get_ok("/v1/statistics").await["total_sessions"], 0);
+}
+
+#[tokio::test]
+async fn a_transaction_id_reused_after_a_reboot_starts_a_new_session() {
+    let app = TestApp::spawn().await;
+    json_ok(post_frames(&app, "/v1/ocpp/CP-11", &json!(transaction_16(42, 10))).await).await;
+    // The charger rebooted and counts from 42 again, an hour later.
+    let body =
+        json_ok(post_frames(&app, "/v1/ocpp/CP-11", &json!(transaction_16_from(42, 60, 10))).await).await;
+    let start = chrono::DateTime::parse_from_rfc3339(&at(60)).unwrap().timestamp();
+    let second = format!("CP-11:42:{start}");
+    assert_eq!(body["sessions"][0]["session_id"], second.as_str(), "{body}");
+    let first = app.get_ok("/v1/sessions/CP-11:42").await;
+    let later = app.get_ok(&format!("/v1/sessions/{second}")).await;
+    assert_eq!(first["meter_values"][0]["timestamp"], at(0));
+    assert_eq!(later["meter_values"][0]["timestamp"], at(60));
+    assert_eq!(first["meter_values"].as_array().unwrap().len(), 1 + 9 * 2 + 1);
+    assert_eq!(later["meter_values"].as_array().unwrap().len(), 1 + 9 * 2 + 1);
+    assert_eq!(later["metadata"]["ocpp"]["started_at"], at(60));
+
+    // Frames of the second transaction sent again land in the second session.
+    json_ok(post_frames(&app, "/v1/ocpp/CP-11", &meter_values_16(42, 65, 2500.0)).await).await;
+    let later = app.get_ok(&format!("/v1/sessions/{second}")).await;
+    assert_eq!(later["meter_values"].as_array().unwrap().len(), 1 + 9 * 2 + 1);
+    assert_eq!(
+        app.get_ok("/v1/sessions/CP-11:42").await["meter_values"],
+        first["meter_values"]
+    );
+}
+
+#[tokio::test]
+async fn a_21_transaction_with_meter_values_between_events() {
+    let app = TestApp::spawn().await;
+    let mut frames = vec![transaction_event("Started", 0, 0, 10.0)];
+    for m in 1..20 {
+        frames.push(call(
+            &format!("mv-{m}"),
+            "MeterValues",
+            json!({"evseId": 2, "meterValue": [{"timestamp": at(m), "sampledValue": [
+                {"value": 10.0 + 22.0 * m as f64 / 60.0, "unitOfMeasure": {"unit": "Wh", "multiplier": 3}},
+                {"value": 22, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "kW"}, "location": "Outlet"},
+                {"value": 1, "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "kWh"}, "location": "Upstream"}
+            ]}]}),
+        ));
+    }
+    frames.push(transaction_event("Ended", 20, 20, 10.0 + 22.0 / 3.0));
+    frames.push(call(
+        "st",
+        "StatusNotification",
+        json!({"timestamp": at(20), "connectorStatus": "Available", "evseId": 2, "connectorId": 1}),
+    ));
+    let body = json_ok(post_frames(&app, "/v1/ocpp/CP-12?version=2.1", &json!(frames)).await).await;
+    assert_eq!(body["version"], "2.1");
+    assert_eq!(body["sessions"][0]["session_id"], "CP-12:a1b2", "{body}");
+    assert_eq!(body["sessions"][0]["is_anomaly"], false, "{body}");
+    let detail = app.get_ok("/v1/sessions/CP-12:a1b2").await;
+    let values = detail["meter_values"].as_array().unwrap();
+    // Start and end, 19 x (energy + power); the Upstream readings skipped.
+    assert_eq!(values.len(), 2 + 19 * 2, "{detail}");
+    let energy_at_1 = values
+        .iter()
+        .find(|v| v["timestamp"] == at(1) && v["measurand"] == "Energy.Active.Import.Register")
+        .unwrap();
+    assert!((energy_at_1["value"].as_f64().unwrap() - (10_000.0 + 22_000.0 / 60.0)).abs() < 1e-6);
+    assert_eq!(detail["connector_id"], "1");
+    assert_eq!(detail["evse_id"], "2");
+    assert_eq!(detail["metadata"]["ocpp"]["version"], "2.1");
+    assert_eq!(detail["metadata"]["ocpp"]["state"], "ended");
+    let station = app.get_ok("/v1/stations/CP-12").await;
+    assert_eq!(
+        station["metadata"]["ocpp"]["connectors"]["2.1"]["status"], "Available",
+        "{station}"
+    );
 }

@@ -87,6 +87,27 @@ fn raw(entries: &[Value], dir: &str) -> Vec<String> {
         .collect()
 }
 
+/// The CSMS got every frame of `station` byte for byte and in order, the
+/// charge point every answer.
+fn assert_unchanged(csms_log: &Path, station: &str, cp_log: &Path) {
+    let csms: Vec<Value> = lines(csms_log)
+        .into_iter()
+        .filter(|e| e["station"] == station)
+        .collect();
+    let cp = lines(cp_log);
+    assert_eq!(
+        raw(&cp, "out"),
+        raw(&csms, "in"),
+        "{station}: charge point -> CSMS"
+    );
+    assert_eq!(
+        raw(&cp, "in"),
+        raw(&csms, "out"),
+        "{station}: CSMS -> charge point"
+    );
+    assert!(raw(&cp, "out").len() >= 10);
+}
+
 /// The session once the tap has mapped `readings` energy readings.
 async fn session_with(app: &TestApp, id: &str, readings: usize) -> Value {
     for _ in 0..100 {
@@ -143,21 +164,8 @@ async fn real_charge_points_and_csms_through_the_proxy() {
     );
 
     // The CSMS got every frame byte for byte and in order, the charge point every answer.
-    let csms = lines(&csms_log);
     for station in ["PY16", "PY201", "PYBACK"] {
-        let cp = lines(&log(station));
-        let at_csms: Vec<Value> = csms.iter().filter(|e| e["station"] == station).cloned().collect();
-        assert_eq!(
-            raw(&cp, "out"),
-            raw(&at_csms, "in"),
-            "{station}: charge point -> CSMS"
-        );
-        assert_eq!(
-            raw(&cp, "in"),
-            raw(&at_csms, "out"),
-            "{station}: CSMS -> charge point"
-        );
-        assert!(raw(&cp, "out").len() >= 10);
+        assert_unchanged(&csms_log, station, &log(station));
     }
 
     // evni holds each session with every reading, multipliers applied.
@@ -219,4 +227,136 @@ async fn real_charge_points_and_csms_through_the_proxy() {
         .map(|a| &a["category"])
         .collect();
     assert!(categories.contains(&&json!("KWH_DECREASE")), "{detail}");
+}
+
+/// "Store stopped": another process holds evni's SQLite database locked
+/// (`BEGIN EXCLUSIVE`, as a backup tool or a stray `sqlite3` shell would) for
+/// 11 s, longer than evni's 10 s busy timeout, in the middle of a
+/// transaction. evni cannot write: the tap's writes first wait, then fail,
+/// and its small queue overflows. The charge point and the CSMS must not
+/// notice: every frame passes byte for byte and no CALL waits on evni. The
+/// session gets what the tap could keep and says it is incomplete.
+#[tokio::test]
+async fn the_exchange_completes_unchanged_with_the_store_stopped() {
+    let Ok(python) = std::env::var("EVNI_TEST_OCPP_PYTHON") else {
+        eprintln!("skipped: set EVNI_TEST_OCPP_PYTHON (scripts/ocpp-venv.sh) to run the OCPP package tests");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let csms_log = dir.path().join("csms.jsonl");
+    let csms_port = free_port();
+    let _csms = start_csms(&python, csms_port, &csms_log);
+    let proxy_port = free_port();
+    let app = TestApp::spawn_with(|c| {
+        c.ocpp.listen = Some(format!("127.0.0.1:{proxy_port}"));
+        c.ocpp.upstream = Some(format!("ws://127.0.0.1:{csms_port}/csms"));
+        c.ocpp.tenant = Some("acme".into());
+        c.ocpp.tap_queue = 4;
+        c.metrics_token = Some("scrape-me".into());
+    })
+    .await;
+    if app.database.is_some() {
+        eprintln!("skipped on PostgreSQL: the store is stopped by locking the SQLite file");
+        return;
+    }
+    let cp_log = dir.path().join("PYSTOP.jsonl");
+    let charge_point = tokio::spawn(charge_point(
+        python.clone(),
+        format!("ws://127.0.0.1:{proxy_port}/ocpp/PYSTOP"),
+        cp_log.clone(),
+        vec!["--version", "1.6", "--samples", "36"],
+    ));
+
+    // Mid-transaction: the session holds its first readings.
+    let id = loop {
+        let list = app.get_ok("/v1/sessions?charging_station_id=PYSTOP").await;
+        if let Some(id) = list["items"][0]["external_session_id"].as_str() {
+            let detail = app.get_ok(&format!("/v1/sessions/{id}")).await;
+            if detail["meter_values"].as_array().unwrap().len() >= 3 {
+                break id.to_owned();
+            }
+        }
+        assert!(
+            !charge_point.is_finished(),
+            "the transaction ended before the store was stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let database = app.data_dir.join("evni.sqlite3");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let lock = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(database).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(11));
+        conn.execute_batch("ROLLBACK").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let summary = charge_point.await.unwrap();
+    lock.join().unwrap();
+
+    // Nothing waited for evni and nothing changed.
+    let slowest = summary["slowest_call_ms"].as_f64().unwrap();
+    assert!(slowest < 2000.0, "a CALL waited {slowest} ms for its answer");
+    assert_unchanged(&csms_log, "PYSTOP", &cp_log);
+
+    // Once the store is back, the tap records the rest: the session ended,
+    // marked incomplete, with every reading it kept as sent.
+    assert_eq!(
+        summary["transaction_id"].as_str().unwrap(),
+        id.split(':').nth(1).unwrap()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let detail = loop {
+        let detail = app.get_ok(&format!("/v1/sessions/{id}")).await;
+        if detail["metadata"]["ocpp"]["state"] == "ended" {
+            break detail;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ended: {detail}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(detail["metadata"]["ocpp"]["incomplete"], true, "{detail}");
+    let sent: Vec<f64> = summary["registers_wh"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let kept: Vec<f64> = detail["meter_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"].as_f64().unwrap())
+        .collect();
+    eprintln!(
+        "store stopped: slowest CALL {slowest:.1} ms, {} of {} readings kept",
+        kept.len(),
+        sent.len()
+    );
+    assert!(
+        kept.len() < sent.len(),
+        "readings sent while the store was stopped cannot be kept"
+    );
+    assert!(kept.len() >= 4, "{detail}");
+    for value in &kept {
+        assert!(
+            sent.iter().any(|s| (s - value).abs() < 1e-6),
+            "{value} Wh was never sent"
+        );
+    }
+    // Both ways of losing a copy were counted: the queue overflowed, writes failed.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for outcome in ["queued", "dropped", "failed"] {
+        let line = format!("evni_ocpp_tap_frames_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
+    }
 }
