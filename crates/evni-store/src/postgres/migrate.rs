@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0004_inference_chain.sql"),
     ),
     (5, "access", include_str!("migrations/0005_access.sql")),
+    (
+        7,
+        "dashboard_indexes",
+        include_str!("migrations/0007_dashboard_indexes.sql"),
+    ),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

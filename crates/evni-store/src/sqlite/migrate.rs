@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, Step)] = &[
     ),
     (7, "reading_codes", Step::Code(super::reading_codes::migrate)),
     (8, "access", Step::Sql(include_str!("migrations/0008_access.sql"))),
+    (
+        10,
+        "dashboard_indexes",
+        Step::Sql(include_str!("migrations/0010_dashboard_indexes.sql")),
+    ),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
