@@ -193,6 +193,8 @@ pub struct SessionFilter {
     pub date_from: Option<Micros>,
     /// Sessions whose first reading is before this instant.
     pub date_to: Option<Micros>,
+    /// Sessions whose latest verdict has an anomaly of this category.
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +208,10 @@ pub struct SessionListRow {
     pub status: SessionStatus,
     pub created_at: Micros,
     pub last_analyzed_at: Option<Micros>,
+    /// Energy delivered (kWh), once the session has readings and facts.
+    pub energy_kwh: Option<f64>,
+    /// The latest verdict's anomaly categories.
+    pub categories: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -212,6 +212,34 @@ async fn the_dashboard_in_chromium() {
     );
     screenshot(&client, "sessions").await;
     assert_clean_console(&client, "sessions").await;
+    // Filtered by category through the form: only the KWH_DECREASE session,
+    // its energy and category in the row.
+    client
+        .find(Locator::Css("#f-category"))
+        .await
+        .unwrap()
+        .select_by_value("KWH_DECREASE")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.filters button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The reloaded page marks the chosen category as an attribute.
+    client
+        .wait()
+        .for_element(Locator::Css("#f-category option[value='KWH_DECREASE'][selected]"))
+        .await
+        .expect("the filtered page");
+    let table = text(&client, "table").await;
+    assert!(
+        table.contains("sess-kwh-down") && table.contains("KWH_DECREASE") && !table.contains("sess-011"),
+        "{table}"
+    );
+    assert_clean_console(&client, "sessions filtered by category").await;
 
     // The KWH_DECREASE session: chart drawn with its anomaly range.
     client

@@ -129,18 +129,7 @@ pub async fn list(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<SessionListResponse>, ApiError> {
     caller.require(Scope::Read)?;
-    let mut params = Params::new(raw);
-    let filter = SessionFilter {
-        page: Some(params.page()),
-        station: params.string("charging_station_id"),
-        evse_id: params.string("evse_id"),
-        is_anomaly: params.boolean("is_anomaly"),
-        min_score: params.fraction("min_score"),
-        min_confidence: params.fraction("min_confidence"),
-        date_from: params.instant("date_from", false),
-        date_to: params.instant("date_to", true),
-    };
-    params.errors.into_result(())?;
+    let filter = list_filter(raw)?;
     let page = state
         .engine
         .store()
@@ -152,6 +141,25 @@ pub async fn list(
         page: page.page,
         page_size: page.page_size,
     }))
+}
+
+/// The list's filter from its query parameters (the API reference's; the
+/// dashboard adds its own category filter on top).
+pub fn list_filter(raw: HashMap<String, String>) -> Result<SessionFilter, ApiError> {
+    let mut params = Params::new(raw);
+    let filter = SessionFilter {
+        page: Some(params.page()),
+        station: params.string("charging_station_id"),
+        evse_id: params.string("evse_id"),
+        is_anomaly: params.boolean("is_anomaly"),
+        min_score: params.fraction("min_score"),
+        min_confidence: params.fraction("min_confidence"),
+        date_from: params.instant("date_from", false),
+        date_to: params.instant("date_to", true),
+        category: None,
+    };
+    params.errors.into_result(())?;
+    Ok(filter)
 }
 
 /// Full session detail: meter values, analysis and anomalies.

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "station_events",
         include_str!("migrations/0006_station_events.sql"),
     ),
+    (
+        7,
+        "dashboard_indexes",
+        include_str!("migrations/0007_dashboard_indexes.sql"),
+    ),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

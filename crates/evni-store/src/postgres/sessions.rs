@@ -529,6 +529,13 @@ pub(super) async fn list(
         let p = arg(&mut args, Box::new(to));
         conditions.push(format!("s.started_at < {p}"));
     }
+    if let Some(category) = &filter.category {
+        let p = arg(&mut args, Box::new(category.clone()));
+        conditions.push(format!(
+            "s.id IN (SELECT c.session_id FROM session_categories c JOIN stations cs ON cs.id = c.station_id
+                      WHERE c.category = {p} AND cs.tenant_id = s.tenant_id)"
+        ));
+    }
     let from = format!(
         "FROM sessions s JOIN stations st ON st.id = s.station_id WHERE {}",
         conditions.join(" AND ")
@@ -544,7 +551,7 @@ pub(super) async fn list(
     });
     let sql = format!(
         "SELECT s.uuid, s.external_id, st.external_id, s.is_anomaly, s.anomaly_score, s.anomaly_count, s.status,
-                s.created_at, s.analyzed_at
+                s.created_at, s.analyzed_at, s.categories, s.day_contribution
          {from} ORDER BY s.started_at DESC, s.id DESC LIMIT {} OFFSET {}",
         page.page_size,
         page.offset()
@@ -571,5 +578,7 @@ fn list_row(row: &Row) -> Result<SessionListRow, StoreError> {
         status: SessionStatus::parse(status).unwrap_or(SessionStatus::Failed),
         created_at: row.try_get(7)?,
         last_analyzed_at: row.try_get(8)?,
+        categories: session_write::category_list(row.try_get(9)?),
+        energy_kwh: session_write::energy_kwh(row.try_get(10)?),
     })
 }

@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, Step)] = &[
         "station_events",
         Step::Sql(include_str!("migrations/0009_station_events.sql")),
     ),
+    (
+        10,
+        "dashboard_indexes",
+        Step::Sql(include_str!("migrations/0010_dashboard_indexes.sql")),
+    ),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

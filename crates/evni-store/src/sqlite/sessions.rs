@@ -495,6 +495,14 @@ pub(super) fn list(
         conditions.push("s.started_at < ?".into());
         args.push(Box::new(to));
     }
+    if let Some(category) = &filter.category {
+        conditions.push(
+            "s.id IN (SELECT c.session_id FROM session_categories c JOIN stations cs ON cs.id = c.station_id
+                      WHERE c.category = ? AND cs.tenant_id = s.tenant_id)"
+                .into(),
+        );
+        args.push(Box::new(category.clone()));
+    }
     let from = format!(
         "FROM sessions s JOIN stations st ON st.id = s.station_id WHERE {}",
         conditions.join(" AND ")
@@ -510,7 +518,7 @@ pub(super) fn list(
     });
     let sql = format!(
         "SELECT s.uuid, s.external_id, st.external_id, s.is_anomaly, s.anomaly_score, s.anomaly_count, s.status,
-                s.created_at, s.analyzed_at
+                s.created_at, s.analyzed_at, s.categories, s.day_contribution
          {from} ORDER BY s.started_at DESC, s.id DESC LIMIT {} OFFSET {}",
         page.page_size,
         page.offset()
@@ -531,6 +539,8 @@ pub(super) fn list(
             status: SessionStatus::parse(&status).unwrap_or(SessionStatus::Failed),
             created_at: row.get(7)?,
             last_analyzed_at: row.get(8)?,
+            categories: session_write::category_list(&row.get::<_, String>(9)?),
+            energy_kwh: session_write::energy_kwh(row.get::<_, Option<String>>(10)?.as_deref()),
         });
     }
     Ok(Page {

@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use evni_api::dto::{SessionListItem, StatisticsResponse};
-use evni_api::routes::{sessions, stations};
+use evni_api::dto::StatisticsResponse;
+use evni_api::routes::stations;
 use evni_api::AppState;
 use evni_store::PageRequest;
 
@@ -164,9 +164,7 @@ pub async fn page(State(state): State<AppState>, ui: Ui) -> Result<Response, UiE
         ("is_anomaly".to_string(), "true".to_string()),
         ("page_size".to_string(), LATEST_ANOMALIES.to_string()),
     ]);
-    let latest = sessions::list(State(state), ui.caller.clone(), Query(query))
-        .await?
-        .0;
+    let latest = super::sessions::list(&state, &ui, query, None).await?;
     let page = OverviewPage {
         chrome: Chrome::new(&ui, Nav::Overview),
         by_category_json,
@@ -175,11 +173,7 @@ pub async fn page(State(state): State<AppState>, ui: Ui) -> Result<Response, UiE
         failing,
         anomaly_percent: format!("{:.1} %", stats.anomaly_rate * 100.0),
         stats,
-        latest: latest
-            .items
-            .into_iter()
-            .map(|item: SessionListItem| Row::from(item))
-            .collect(),
+        latest: latest.items.into_iter().map(Row::from).collect(),
     };
     super::render(&page)
 }

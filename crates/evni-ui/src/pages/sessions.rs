@@ -6,9 +6,11 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use evni_api::dto::SessionListItem;
 use evni_api::routes::sessions;
+use evni_api::Scope;
 use evni_api::{ApiError, AppState};
+use evni_domain::AnomalyCategory;
+use evni_store::{Page, SessionFilter, SessionListRow};
 
 use crate::error::{encode_component, UiError};
 use crate::layout::{Chrome, Nav};
@@ -16,6 +18,9 @@ use crate::session::Ui;
 
 /// The filters of the form, each named as the API's query parameter.
 const FILTERS: [&str; 4] = ["charging_station_id", "date_from", "date_to", "is_anomaly"];
+
+/// The dashboard's own filter (the API's list has none by category).
+const CATEGORY: &str = "category";
 
 /// One row of a sessions table.
 pub struct Row {
@@ -28,27 +33,56 @@ pub struct Row {
     pub verdict: &'static str,
     pub verdict_class: &'static str,
     pub score: String,
-    pub anomaly_count: u32,
+    /// kWh delivered, empty before the session has readings.
+    pub energy: String,
+    pub categories: Vec<&'static str>,
 }
 
-impl From<SessionListItem> for Row {
-    fn from(item: SessionListItem) -> Self {
+impl From<SessionListRow> for Row {
+    fn from(item: SessionListRow) -> Self {
+        let created_at = chrono::DateTime::from_timestamp_micros(item.created_at).unwrap_or_default();
         Self {
-            href: format!("/ui/sessions/{}", encode_component(&item.external_session_id)),
+            href: format!("/ui/sessions/{}", encode_component(&item.external_id)),
             station_href: format!(
                 "/ui/sessions?charging_station_id={}",
-                encode_component(&item.charging_station_id)
+                encode_component(&item.station_external_id)
             ),
-            session_id: item.external_session_id,
-            station: item.charging_station_id,
-            created_at: item.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            session_id: item.external_id,
+            station: item.station_external_id,
+            created_at: created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             status: item.status.as_str(),
             verdict: super::verdict_words(item.is_anomaly).0,
             verdict_class: super::verdict_words(item.is_anomaly).1,
             score: item.anomaly_score.map(|s| format!("{s:.2}")).unwrap_or_default(),
-            anomaly_count: item.anomaly_count,
+            energy: item.energy_kwh.map(|e| format!("{e:.2}")).unwrap_or_default(),
+            categories: item
+                .categories
+                .iter()
+                .filter_map(|c| AnomalyCategory::parse(c).map(|c| c.as_str()))
+                .collect(),
         }
     }
+}
+
+/// The tenant's sessions matching the API's query parameters plus an
+/// optional category, straight from the store (the API's JSON list carries
+/// neither energy nor categories).
+pub async fn list(
+    state: &AppState,
+    ui: &Ui,
+    query: HashMap<String, String>,
+    category: Option<AnomalyCategory>,
+) -> Result<Page<SessionListRow>, ApiError> {
+    ui.caller.require(Scope::Read)?;
+    let filter = SessionFilter {
+        category: category.map(|c| c.as_str().to_owned()),
+        ..sessions::list_filter(query)?
+    };
+    Ok(state
+        .engine
+        .store()
+        .list_sessions(ui.caller.tenant.id, &filter)
+        .await?)
 }
 
 #[derive(Template)]
@@ -59,6 +93,8 @@ struct SessionsPage {
     date_from: String,
     date_to: String,
     anomaly_only: bool,
+    category: String,
+    categories: [&'static str; AnomalyCategory::ALL.len()],
     /// Problems with the filters, by parameter name.
     errors: HashMap<String, String>,
     rows: Vec<Row>,
@@ -88,6 +124,8 @@ pub async fn page(
         date_from: value("date_from"),
         date_to: value("date_to"),
         anomaly_only: raw.get("is_anomaly").is_some_and(|v| v == "true"),
+        category: value(CATEGORY),
+        categories: AnomalyCategory::ALL.map(|c| c.as_str()),
         errors: HashMap::new(),
         rows: Vec::new(),
         total: 0,
@@ -102,9 +140,19 @@ pub async fn page(
         .filter(|(k, v)| !v.is_empty() && (FILTERS.contains(&k.as_str()) || *k == "page"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    match sessions::list(State(state), ui.caller.clone(), Query(query.clone())).await {
+    let category = match page.category.as_str() {
+        "" => None,
+        name => match AnomalyCategory::parse(name) {
+            Some(category) => Some(category),
+            None => {
+                page.errors
+                    .insert(CATEGORY.into(), "must be one of the anomaly categories".into());
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, super::render(&page)?).into_response());
+            }
+        },
+    };
+    match list(&state, &ui, query.clone(), category).await {
         Ok(list) => {
-            let list = list.0;
             page.total = list.total;
             page.page = list.page;
             page.pages = list.total.div_ceil(u64::from(list.page_size.max(1))).max(1);
@@ -113,6 +161,7 @@ pub async fn page(
                     .iter()
                     .filter(|(k, _)| *k != "page")
                     .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+                    .chain(category.map(|c| format!("{CATEGORY}={}", c.as_str())))
                     .collect();
                 params.sort();
                 params.push(format!("page={to}"));

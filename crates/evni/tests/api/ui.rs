@@ -978,3 +978,64 @@ async fn the_overview_counts_anomalous_sessions_per_day_by_category() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn the_sessions_list_filters_by_category_and_shows_energy_and_categories() {
+    let app = TestApp::spawn().await;
+    json_ok(app.post("/v1/sessions", &decreasing("bad-1", "CP-1")).await).await;
+    json_ok(
+        app.post(
+            "/v1/sessions",
+            &session("ok-1", "CP-1", steady_charge(30, 7.0, 100.0)),
+        )
+        .await,
+    )
+    .await;
+    // Another tenant's session of the same category stays out of the list.
+    let other = app.new_tenant("other").await;
+    json_ok(
+        app.post_as(&other, "/v1/sessions", &decreasing("theirs", "CP-9"))
+            .await,
+    )
+    .await;
+    let cookie = login(&app, &app.token).await;
+
+    let (status, html) = page(&app, &cookie, "/ui/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("2 session(s)"), "{html}");
+    // 30 minutes at 7 kW: 3.5 kWh delivered.
+    let ok_row = &html[html.find(">ok-1<").unwrap()..];
+    let ok_row = &ok_row[..ok_row.find("</tr>").unwrap()];
+    assert!(ok_row.contains(r#"<td class="num">3.50</td>"#), "{ok_row}");
+    assert!(!ok_row.contains("KWH_DECREASE"), "{ok_row}");
+    let bad_row = &html[html.find(">bad-1<").unwrap()..];
+    let bad_row = &bad_row[..bad_row.find("</tr>").unwrap()];
+    assert!(
+        bad_row.contains(r#"<span class="badge category">KWH_DECREASE</span>"#),
+        "{bad_row}"
+    );
+
+    let (status, html) = page(&app, &cookie, "/ui/sessions?category=KWH_DECREASE").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("1 session(s)") && html.contains(">bad-1<") && !html.contains(">ok-1<"),
+        "{html}"
+    );
+    assert!(!html.contains("theirs"), "{html}");
+    assert!(
+        html.contains(r#"<option value="KWH_DECREASE" selected>"#),
+        "{html}"
+    );
+    let (_, html) = page(&app, &cookie, "/ui/sessions?category=POWER_SPIKE").await;
+    assert!(
+        html.contains("0 session(s)") && html.contains("No sessions."),
+        "{html}"
+    );
+
+    let (status, html) = page(&app, &cookie, "/ui/sessions?category=NOPE").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"<p id="e-category" class="field-error">"#),
+        "{html}"
+    );
+}
