@@ -12,7 +12,7 @@ pub mod sign;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evni_store::Store;
+use evni_store::{Store, StoreError, TenantId};
 
 pub use guard::{check_url, UrlRefused};
 pub use sign::{generate_secret, signature};
@@ -88,6 +88,14 @@ impl Health {
             deliveries_enqueued: tokio::sync::Notify::new(),
             sender,
         })
+    }
+
+    /// Queues a `webhook.test` delivery to one of the tenant's endpoints and
+    /// wakes the delivery loop; returns the delivery's `webhook_id`.
+    pub async fn send_test_event(&self, tenant: TenantId, endpoint: &str) -> Result<String, StoreError> {
+        let webhook_id = self.store.enqueue_test_webhook(tenant, endpoint).await?;
+        self.deliveries_enqueued.notify_one();
+        Ok(webhook_id)
     }
 
     pub fn config(&self) -> &HealthConfig {

@@ -26,6 +26,29 @@ pub(crate) const DIRTY_MARK_STEP: Micros = 50_000;
 /// and above the mark step, so a change the mark absorbed is never cleared.
 pub const DIRTY_MARK_CLEAR_MARGIN: Micros = 5_000_000;
 
+/// The event an operator sends to check an endpoint (an extension): shaped
+/// like `station.anomaly_detected`, signed and retried like it, about no
+/// real station, so a receiver can test its parsing and then ignore it.
+pub const TEST_EVENT: &str = "webhook.test";
+/// The station a test event names.
+pub const TEST_EVENT_STATION: &str = "evni-test";
+
+/// The body of a test event.
+pub fn test_event_payload(webhook_id: &str, now: Micros) -> serde_json::Value {
+    serde_json::json!({
+        "event": TEST_EVENT,
+        "charging_station_id": TEST_EVENT_STATION,
+        "is_anomaly": false,
+        "anomaly_score": 0.0,
+        "detection_details": {
+            "message": "A test event: evni can reach this endpoint. No station is affected.",
+        },
+        "analyzed_at": evni_domain::micros_to_datetime(now)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "webhook_id": webhook_id,
+    })
+}
+
 /// What one session adds to its station's day, from the session summary.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SessionFacts {
@@ -237,6 +260,9 @@ pub trait HealthStore: Send + Sync {
         endpoint: &str,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>, StoreError>;
+    /// Enqueues one [`TEST_EVENT`] delivery to an endpoint of the tenant;
+    /// returns its `webhook_id`. `NotFound` for a deleted or unknown endpoint.
+    async fn enqueue_test_webhook(&self, tenant: TenantId, endpoint: &str) -> Result<String, StoreError>;
     /// Leases up to `limit` due deliveries until `lease_until`.
     async fn claim_webhook_deliveries(
         &self,

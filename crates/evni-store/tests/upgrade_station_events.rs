@@ -1,7 +1,7 @@
-//! Migration 9 rebuilds the webhook deliveries (a delivery became unique per
-//! anomaly, event and endpoint). A database upgraded from version 8 that
-//! already holds deliveries and their attempts keeps every row, and the
-//! attempts' foreign keys still hold.
+//! Migrations 9 and 11 rebuild the webhook deliveries (a delivery became
+//! unique per anomaly, event and endpoint; a test event has no anomaly). A
+//! database upgraded from version 8 that already holds deliveries and their
+//! attempts keeps every row, and the attempts' foreign keys still hold.
 
 use evni_store::sqlite::{SqliteOptions, SqliteStore};
 
@@ -49,7 +49,8 @@ async fn deliveries_and_their_attempts_survive_the_upgrade() {
          DROP TABLE webhook_attempts;
          DROP TABLE webhook_deliveries;
          DROP INDEX sessions_zero_starts;
-         DELETE FROM schema_migrations WHERE version = 9;
+         DROP INDEX session_categories_by_category;
+         DELETE FROM schema_migrations WHERE version >= 9;
          {VERSION_8_DELIVERIES}
          PRAGMA foreign_keys = ON;
          INSERT INTO tenants (id, name, settings, created_at) VALUES ('t', 't', '{{}}', 0);
@@ -75,7 +76,7 @@ async fn deliveries_and_their_attempts_survive_the_upgrade() {
     let version: i64 = conn
         .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert!(version >= 9);
+    assert!(version >= 11);
     let attempt: (i64, i64) = conn
         .query_row("SELECT id, delivery_id FROM webhook_attempts", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -91,6 +92,14 @@ async fn deliveries_and_their_attempts_survive_the_upgrade() {
         "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id,
              event, payload, status, next_attempt_at, created_at)
          VALUES ('wh-evt-2', 't', 'ep-1', 1, 'station.anomaly_resolved', '{}', 'pending', 0, 0)",
+        [],
+    )
+    .unwrap();
+    // So is a test event, which belongs to no anomaly.
+    conn.execute(
+        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id,
+             event, payload, status, next_attempt_at, created_at)
+         VALUES ('wh-evt-3', 't', 'ep-1', NULL, 'webhook.test', '{}', 'pending', 0, 0)",
         [],
     )
     .unwrap();

@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             get(pages::webhooks::page).post(pages::webhooks::create),
         )
         .route("/ui/webhooks/{id}/delete", post(pages::webhooks::delete))
+        .route("/ui/webhooks/{id}/test", post(pages::webhooks::send_test))
         .route(
             "/ui/batches",
             get(pages::batches::page)

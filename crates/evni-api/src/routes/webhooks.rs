@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use evni_domain::{micros_to_datetime, FieldError, ValidationErrors};
@@ -31,10 +31,11 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(delete),
         )
         .route("/v1/webhooks/{webhook_endpoint_id}/deliveries", get(deliveries))
+        .route("/v1/webhooks/{webhook_endpoint_id}/test", post(send_test))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(create, list, delete, deliveries), tags((name = "webhooks")))]
+#[openapi(paths(create, list, delete, deliveries, send_test), tags((name = "webhooks")))]
 pub struct WebhooksDoc;
 
 /// POST /v1/webhooks body.
@@ -124,6 +125,15 @@ pub struct WebhookDeliveriesResponse {
     pub total: u64,
     pub page: u32,
     pub page_size: u32,
+}
+
+/// A test event queued for delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookTestResponse {
+    /// Find its attempts under the endpoint's deliveries by this id.
+    pub webhook_id: String,
+    /// Always `webhook.test`.
+    pub event: &'static str,
 }
 
 fn endpoint_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
@@ -282,4 +292,33 @@ pub async fn deliveries(
         page: page.page,
         page_size: page.page_size,
     }))
+}
+
+/// Send a test event (an extension): a `webhook.test` delivery shaped like
+/// `station.anomaly_detected` (station `evni-test`, `is_anomaly` false),
+/// signed, retried and recorded like any delivery. Answers once it is
+/// queued; its attempts appear under the endpoint's deliveries.
+#[utoipa::path(post, path = "/v1/webhooks/{webhook_endpoint_id}/test", operation_id = "test_webhook", tag = "webhooks",
+    params(("webhook_endpoint_id" = String, Path)),
+    responses((status = 202, body = WebhookTestResponse), (status = 404, body = ErrorBody),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn send_test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<WebhookTestResponse>), ApiError> {
+    caller.require(Scope::Admin)?;
+    let webhook_id = state
+        .health
+        .send_test_event(caller.tenant.id, &id)
+        .await
+        .map_err(endpoint_not_found(&id))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(WebhookTestResponse {
+            webhook_id,
+            event: evni_store::TEST_EVENT,
+        }),
+    ))
 }

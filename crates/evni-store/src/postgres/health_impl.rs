@@ -86,6 +86,10 @@ impl HealthStore for PostgresStore {
             .await?)
     }
 
+    async fn enqueue_test_webhook(&self, tenant: TenantId, endpoint: &str) -> Result<String, StoreError> {
+        webhooks::enqueue_test(&self.client().await?, tenant, endpoint, now()).await
+    }
+
     async fn claim_webhook_deliveries(
         &self,
         now: Micros,

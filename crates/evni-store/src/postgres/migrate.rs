@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dashboard_indexes",
         include_str!("migrations/0007_dashboard_indexes.sql"),
     ),
+    (
+        8,
+        "webhook_test_events",
+        include_str!("migrations/0008_webhook_test_events.sql"),
+    ),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

@@ -69,6 +69,40 @@ pub(super) async fn enqueue_anomaly(
     Ok(enqueued)
 }
 
+/// Enqueues a test event to one endpoint; returns its webhook id.
+pub(super) async fn enqueue_test(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    endpoint: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    query_opt(
+        c,
+        "SELECT id FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+        &[&tenant, &endpoint],
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let webhook_id = format!("wh-evt-{}", Uuid::now_v7().simple());
+    let payload = test_event_payload(&webhook_id, now);
+    execute(
+        c,
+        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
+            status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, NULL, $4, $5, 'pending', $6, $6)",
+        &[
+            &webhook_id,
+            &tenant,
+            &endpoint,
+            &TEST_EVENT,
+            &serde_json::to_string(&payload)?,
+            &now,
+        ],
+    )
+    .await?;
+    Ok(webhook_id)
+}
+
 const ENDPOINT_COLUMNS: &str = "id, url, description, auth_header IS NOT NULL, created_at";
 
 fn endpoint_from_row(r: &Row) -> Result<WebhookEndpoint, StoreError> {
@@ -174,11 +208,12 @@ pub(super) async fn deliveries(
     .try_get(0)?;
     let rows = query(
         c,
-        "SELECT d.id, d.webhook_id, d.event, st.external_id, d.status, d.payload, d.next_attempt_at,
-                d.created_at, d.delivered_at
+        // A test event has no anomaly: it names the station its payload does.
+        "SELECT d.id, d.webhook_id, d.event, COALESCE(st.external_id, d.payload::jsonb ->> 'charging_station_id'),
+                d.status, d.payload, d.next_attempt_at, d.created_at, d.delivered_at
          FROM webhook_deliveries d
-         JOIN station_anomalies a ON a.id = d.station_anomaly_id
-         JOIN stations st ON st.id = a.station_id
+         LEFT JOIN station_anomalies a ON a.id = d.station_anomaly_id
+         LEFT JOIN stations st ON st.id = a.station_id
          WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3",
         &[&endpoint, &i64::from(page.page_size), &(page.offset() as i64)],
     )

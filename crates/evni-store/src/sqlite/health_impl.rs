@@ -112,6 +112,13 @@ impl HealthStore for SqliteStore {
             .await
     }
 
+    async fn enqueue_test_webhook(&self, tenant: TenantId, endpoint: &str) -> Result<String, StoreError> {
+        let endpoint = endpoint.to_string();
+        self.writer
+            .write(move |conn| webhooks::enqueue_test(conn, tenant, &endpoint, now()))
+            .await
+    }
+
     async fn claim_webhook_deliveries(
         &self,
         now: Micros,

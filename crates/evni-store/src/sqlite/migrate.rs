@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, Step)] = &[
         "dashboard_indexes",
         Step::Sql(include_str!("migrations/0010_dashboard_indexes.sql")),
     ),
+    (
+        11,
+        "webhook_test_events",
+        Step::Sql(include_str!("migrations/0011_webhook_test_events.sql")),
+    ),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

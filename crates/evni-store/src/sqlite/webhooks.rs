@@ -63,6 +63,32 @@ pub(super) fn enqueue_anomaly(
     Ok(enqueued)
 }
 
+/// Enqueues a test event to one endpoint; returns its webhook id.
+pub(super) fn enqueue_test(
+    conn: &Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    find_endpoint(conn, tenant, endpoint)?;
+    let webhook_id = format!("wh-evt-{}", Uuid::now_v7().simple());
+    let payload = test_event_payload(&webhook_id, now);
+    conn.prepare_cached(
+        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
+            status, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, NULL, ?4, ?5, 'pending', ?6, ?6)",
+    )?
+    .execute(params![
+        webhook_id,
+        tenant.to_string(),
+        endpoint,
+        TEST_EVENT,
+        serde_json::to_string(&payload)?,
+        now,
+    ])?;
+    Ok(webhook_id)
+}
+
 const ENDPOINT_COLUMNS: &str = "id, url, description, authorization IS NOT NULL, created_at";
 
 fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
@@ -157,11 +183,12 @@ pub(super) fn deliveries(
         .prepare_cached("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = ?1")?
         .query_row([endpoint], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
-        "SELECT d.id, d.webhook_id, d.event, st.external_id, d.status, d.payload, d.next_attempt_at,
-                d.created_at, d.delivered_at
+        // A test event has no anomaly: it names the station its payload does.
+        "SELECT d.id, d.webhook_id, d.event, COALESCE(st.external_id, json_extract(d.payload, '$.charging_station_id')),
+                d.status, d.payload, d.next_attempt_at, d.created_at, d.delivered_at
          FROM webhook_deliveries d
-         JOIN station_anomalies a ON a.id = d.station_anomaly_id
-         JOIN stations st ON st.id = a.station_id
+         LEFT JOIN station_anomalies a ON a.id = d.station_anomaly_id
+         LEFT JOIN stations st ON st.id = a.station_id
          WHERE d.endpoint_id = ?1 ORDER BY d.id DESC LIMIT ?2 OFFSET ?3",
     )?;
     let mut rows = stmt.query(params![endpoint, page.page_size, page.offset() as i64])?;

@@ -35,6 +35,8 @@ struct WebhooksPage {
     /// Set once, on the answer to a successful creation.
     created: Option<Created>,
     deleted: bool,
+    /// The webhook id of a test event just queued.
+    tested: Option<String>,
 }
 
 struct Created {
@@ -61,6 +63,7 @@ struct EndpointView {
 
 struct DeliveryView {
     webhook_id: String,
+    event: String,
     station: String,
     status: String,
     status_class: &'static str,
@@ -91,6 +94,7 @@ impl From<WebhookDelivery> for DeliveryView {
         };
         Self {
             webhook_id: d.webhook_id,
+            event: d.event,
             station: d.station_external_id,
             status_class,
             status: d.status,
@@ -153,6 +157,8 @@ async fn endpoints(state: &AppState, ui: &Ui) -> Result<Vec<EndpointView>, UiErr
 pub struct ListQuery {
     #[serde(default)]
     deleted: Option<String>,
+    #[serde(default)]
+    tested: Option<String>,
 }
 
 /// GET /ui/webhooks
@@ -169,6 +175,7 @@ pub async fn page(
         errors: FieldErrors::default(),
         created: None,
         deleted: query.deleted.is_some(),
+        tested: query.tested,
     };
     super::render(&page)
 }
@@ -238,6 +245,7 @@ pub async fn create(
         errors,
         created,
         deleted: false,
+        tested: None,
     };
     Ok((status, super::render(&page)?).into_response())
 }
@@ -258,4 +266,21 @@ pub async fn delete(
     ui.check_csrf(&state, form.csrf.as_deref())?;
     webhooks::delete(State(state), ui.caller.clone(), evni_api::path::Path(id)).await?;
     Ok(Redirect::to("/ui/webhooks?deleted=1").into_response())
+}
+
+/// POST /ui/webhooks/{id}/test: queues a test event through the API's
+/// handler, then shows the list where its attempts will appear.
+pub async fn send_test(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    ui.check_csrf(&state, form.csrf.as_deref())?;
+    let (_, queued) = webhooks::send_test(State(state), ui.caller.clone(), evni_api::path::Path(id)).await?;
+    let to = format!(
+        "/ui/webhooks?tested={}",
+        crate::error::encode_component(&queued.0.webhook_id)
+    );
+    Ok(Redirect::to(&to).into_response())
 }

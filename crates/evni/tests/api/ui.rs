@@ -564,6 +564,29 @@ async fn webhooks_are_created_with_the_secret_shown_once_and_deleted_by_admins()
         1
     );
 
+    // A test event: admins only, with the CSRF token; listed with its event.
+    let test = format!("/ui/webhooks/{id}/test");
+    let refused = post_form(&app, &reader, &test, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let forged = post_form(&app, &admin, &test, &[]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let deliveries = format!("/v1/webhooks/{id}/deliveries");
+    assert_eq!(app.get_ok(&deliveries).await["total"], 0);
+    let sent = post_form(&app, &admin, &test, &[("csrf", &csrf)]).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let to = sent.headers()["location"].to_str().unwrap().to_string();
+    let webhook_id = app.get_ok(&deliveries).await["items"][0]["webhook_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(to, format!("/ui/webhooks?tested={webhook_id}"));
+    let (_, html) = page(&app, &admin, &to).await;
+    assert!(
+        html.contains(&format!("Test event <code>{webhook_id}</code> queued")),
+        "{html}"
+    );
+    assert!(html.contains("webhook.test"), "{html}");
+
     let deleted = post_form(&app, &admin, &delete, &[("csrf", &csrf)]).await;
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_ok("/v1/webhooks").await["items"], json!([]));

@@ -326,3 +326,81 @@ async fn endpoints_are_managed_by_admins_and_validated() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_test_event_is_signed_retried_and_listed_like_any_delivery() {
+    let (url, seen) = receiver(1).await;
+    let app = quiet_app(private_allowed).await;
+    let created: Value = app
+        .post("/v1/webhooks", &json!({"url": url}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (id, secret) = (
+        created["id"].as_str().unwrap(),
+        created["secret"].as_str().unwrap(),
+    );
+    let path = format!("/v1/webhooks/{id}/test");
+    let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
+    let writer = app
+        .app_state
+        .keys
+        .issue(&tenant, evni_api::Scope::Write, Duration::from_secs(60))
+        .unwrap();
+    json_error(
+        app.post_as(&writer, &path, &json!({})).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let other = app.new_tenant("globex").await;
+    json_error(
+        app.post_as(&other, &path, &json!({})).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    json_error(
+        app.post("/v1/webhooks/ep_unknown/test", &json!({})).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(seen.lock().unwrap().is_empty(), "refused requests send nothing");
+
+    let queued = app.post(&path, &json!({})).await;
+    assert_eq!(queued.status(), StatusCode::ACCEPTED);
+    let queued: Value = queued.json().await.unwrap();
+    assert_eq!(queued["event"], "webhook.test");
+    let webhook_id = queued["webhook_id"].as_str().unwrap().to_owned();
+
+    // The receiver answers 500 first: the same event comes again.
+    wait_for("a failure and a success", || seen.lock().unwrap().len() >= 2).await;
+    let received = seen.lock().unwrap().clone();
+    for r in &received {
+        verify(secret, r);
+        assert_eq!(r.headers["webhook-id"], webhook_id.as_str());
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["event"], "webhook.test");
+        assert_eq!(body["charging_station_id"], "evni-test");
+        assert_eq!(body["is_anomaly"], false);
+        assert_eq!(body["webhook_id"], webhook_id.as_str());
+    }
+    let deliveries = format!("/v1/webhooks/{id}/deliveries");
+    // The receiver's 200 reaches it before evni records the attempt.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let listed = loop {
+        let listed = app.get_ok(&deliveries).await;
+        if listed["items"][0]["status"] == "delivered" {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "never recorded as delivered: {listed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let delivery = &listed["items"][0];
+    assert_eq!(listed["total"], 1);
+    assert_eq!(delivery["webhook_id"], webhook_id.as_str());
+    assert_eq!(delivery["event"], "webhook.test");
+    assert_eq!(delivery["charging_station_id"], "evni-test");
+    assert_eq!(delivery["attempts"].as_array().unwrap().len(), 2, "{delivery}");
+    assert_eq!(delivery["attempts"][0]["status_code"], 500);
+    assert_eq!(delivery["attempts"][1]["status_code"], 200);
+}
