@@ -210,6 +210,8 @@ pub struct SessionListRow {
     pub last_analyzed_at: Option<Micros>,
     /// Energy delivered (kWh), once the session has readings and facts.
     pub energy_kwh: Option<f64>,
+    /// The first reading's time, once there is one.
+    pub started_at: Option<Micros>,
     /// The latest verdict's anomaly categories.
     pub categories: Vec<String>,
 }

@@ -371,6 +371,22 @@ async fn the_dashboard_in_chromium() {
         "{listed}"
     );
     assert!(!listed.contains(&secret), "the secret is shown only once");
+    // A test event is queued and listed (its target refuses: it stays pending).
+    client
+        .find(Locator::XPath("//button[normalize-space()='Send a test event']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::XPath("//p[contains(., 'Test event')]"))
+        .await
+        .expect("the test event's notice");
+    let sent = text(&client, "main").await;
+    assert!(sent.contains("Test event wh-evt-"), "{sent}");
+    assert!(sent.contains("webhook.test"), "{sent}");
     screenshot(&client, "webhooks").await;
     assert_clean_console(&client, "webhooks").await;
 

@@ -551,7 +551,7 @@ pub(super) async fn list(
     });
     let sql = format!(
         "SELECT s.uuid, s.external_id, st.external_id, s.is_anomaly, s.anomaly_score, s.anomaly_count, s.status,
-                s.created_at, s.analyzed_at, s.categories, s.day_contribution
+                s.created_at, s.analyzed_at, s.categories, s.day_contribution, s.started_at
          {from} ORDER BY s.started_at DESC, s.id DESC LIMIT {} OFFSET {}",
         page.page_size,
         page.offset()
@@ -580,5 +580,6 @@ fn list_row(row: &Row) -> Result<SessionListRow, StoreError> {
         last_analyzed_at: row.try_get(8)?,
         categories: session_write::category_list(row.try_get(9)?),
         energy_kwh: session_write::energy_kwh(row.try_get(10)?),
+        started_at: row.try_get(11)?,
     })
 }

@@ -518,7 +518,7 @@ pub(super) fn list(
     });
     let sql = format!(
         "SELECT s.uuid, s.external_id, st.external_id, s.is_anomaly, s.anomaly_score, s.anomaly_count, s.status,
-                s.created_at, s.analyzed_at, s.categories, s.day_contribution
+                s.created_at, s.analyzed_at, s.categories, s.day_contribution, s.started_at
          {from} ORDER BY s.started_at DESC, s.id DESC LIMIT {} OFFSET {}",
         page.page_size,
         page.offset()
@@ -541,6 +541,7 @@ pub(super) fn list(
             last_analyzed_at: row.get(8)?,
             categories: session_write::category_list(&row.get::<_, String>(9)?),
             energy_kwh: session_write::energy_kwh(row.get::<_, Option<String>>(10)?.as_deref()),
+            started_at: row.get(11)?,
         });
     }
     Ok(Page {

@@ -28,7 +28,8 @@ pub struct Row {
     pub session_id: String,
     pub station: String,
     pub station_href: String,
-    pub created_at: String,
+    /// The first reading's time (when the session was received, before it has one).
+    pub started_at: String,
     pub status: &'static str,
     pub verdict: &'static str,
     pub verdict_class: &'static str,
@@ -40,7 +41,8 @@ pub struct Row {
 
 impl From<SessionListRow> for Row {
     fn from(item: SessionListRow) -> Self {
-        let created_at = chrono::DateTime::from_timestamp_micros(item.created_at).unwrap_or_default();
+        let started_at = item.started_at.unwrap_or(item.created_at);
+        let started_at = chrono::DateTime::from_timestamp_micros(started_at).unwrap_or_default();
         Self {
             href: format!("/ui/sessions/{}", encode_component(&item.external_id)),
             station_href: format!(
@@ -49,7 +51,7 @@ impl From<SessionListRow> for Row {
             ),
             session_id: item.external_id,
             station: item.station_external_id,
-            created_at: created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            started_at: started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             status: item.status.as_str(),
             verdict: super::verdict_words(item.is_anomaly).0,
             verdict_class: super::verdict_words(item.is_anomaly).1,

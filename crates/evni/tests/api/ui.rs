@@ -1030,6 +1030,8 @@ async fn the_sessions_list_filters_by_category_and_shows_energy_and_categories()
     let ok_row = &html[html.find(">ok-1<").unwrap()..];
     let ok_row = &ok_row[..ok_row.find("</tr>").unwrap()];
     assert!(ok_row.contains(r#"<td class="num">3.50</td>"#), "{ok_row}");
+    // Start is the first reading's time, not when evni received the session.
+    assert!(ok_row.contains("<td>2026-02-27 10:00 UTC</td>"), "{ok_row}");
     assert!(!ok_row.contains("KWH_DECREASE"), "{ok_row}");
     let bad_row = &html[html.find(">bad-1<").unwrap()..];
     let bad_row = &bad_row[..bad_row.find("</tr>").unwrap()];
