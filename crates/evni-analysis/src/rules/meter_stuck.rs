@@ -4,7 +4,7 @@ use evni_domain::{Anomaly, AnomalyCategory, Micros, MICROS_PER_MINUTE};
 
 use super::{finding, Rule};
 use crate::score::{approach, beyond, confidence, either, severity};
-use crate::series::{FrozenRun, PowerSamples, Series, SOC_RISE_POINTS};
+use crate::series::{time_weighted_mean, FrozenRun, PowerSamples, Series, MICROS_PER_HOUR, SOC_RISE_POINTS};
 use crate::SessionContext;
 
 /// Frozen for two buckets...
@@ -67,6 +67,9 @@ impl Rule for MeterStuck {
 
 /// The stretch of a frozen run with power at or above [`FLOWING_KW`]: from
 /// the run's start (or the first flowing sample) to its end (or the last).
+/// Power is averaged over time, not samples, and must imply at least one
+/// step of the register's resolution: a coarse register at a slow charge
+/// legitimately repeats its value for a while.
 fn flowing(series: &Series, run: &FrozenRun) -> Option<Flowing> {
     let readings = series.readings_between(run.since_ts, run.last_ts);
     let samples = PowerSamples::new(readings, series.power_location);
@@ -91,10 +94,10 @@ fn flowing(series: &Series, run: &FrozenRun) -> Option<Flowing> {
     } else {
         last
     };
-    let (sum, count) = PowerSamples::new(series.readings_between(from, to), series.power_location)
-        .fold((0.0, 0u32), |(s, n), (_, kw)| (s + kw, n + 1));
-    let mean_kw = sum / count.max(1) as f64;
-    (mean_kw >= FLOWING_KW).then_some(Flowing {
+    let samples = PowerSamples::new(series.readings_between(from, to), series.power_location);
+    let (mean_kw, count) = time_weighted_mean(samples)?;
+    let implied_kwh = mean_kw * (to - from) as f64 / MICROS_PER_HOUR;
+    (mean_kw >= FLOWING_KW && implied_kwh > series.register.resolution_kwh).then_some(Flowing {
         from_ts: from,
         to_ts: to,
         mean_kw,
@@ -136,5 +139,59 @@ mod tests {
         assert!(found[0].score < 0.6, "{}", found[0].score);
         let clear = run(&MeterStuck, &frozen(60, 22.0));
         assert!(clear[0].score > 0.9 && clear[0].confidence > 0.9);
+    }
+
+    /// 11 kW for 3 h sampled at `times`, a 1-Wh register frozen over
+    /// `frozen` (s).
+    fn irregular(times: &[i64], frozen: (i64, i64)) -> Vec<evni_domain::Reading> {
+        sampled_charge(times, |_| 11.0, 0.001, Some(frozen))
+    }
+
+    #[test]
+    fn a_freeze_is_judged_by_minutes_at_any_sampling() {
+        // (interval, jitter): 30 s, 5 min, jittered 5 min, jittered 15 min.
+        for (interval, jitter) in [(30, 0), (300, 0), (300, 100), (900, 200)] {
+            let times = jittered_times(180, interval, jitter);
+            // The first reading at or after minute 60 holds; the register
+            // shows the freeze from there to the last reading of the span.
+            let shows = |from: i64, to: i64| {
+                let mut held = times.iter().filter(|t| (from..=to).contains(*t));
+                let first = held.next().copied().unwrap_or(to);
+                held.next_back().map_or(0, |last| last - first)
+            };
+            // Long enough that the repeated readings span >= 30 min.
+            let to = (3600..).step_by(60).find(|&to| shows(3600, to) >= 1800).unwrap();
+            let found = run(&MeterStuck, &irregular(&times, (3600, to)));
+            assert_eq!(found.len(), 1, "{interval} s ± {jitter}");
+            // One reading less: the repeats span under 30 min.
+            let short = times.iter().copied().filter(|&t| t < to).max().unwrap();
+            if shows(3600, short) < 1800 {
+                let found = run(&MeterStuck, &irregular(&times, (3600, short)));
+                assert!(found.is_empty(), "{interval} s ± {jitter}: {found:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_coarse_register_at_a_slow_charge_is_not_stuck() {
+        // Whole kWh at 1.4 kW: the register ticks every ~43 min.
+        let readings = sampled_charge(&jittered_times(240, 60, 10), |_| 1.4, 1.0, None);
+        assert!(run(&MeterStuck, &readings).is_empty());
+    }
+
+    #[test]
+    fn sparse_samples_of_a_slow_charge_are_not_stuck() {
+        // 15-min sampling at 1.2 kW, 1 kWh resolution: four equal readings
+        // 45 min apart are 0.9 kWh, under one step of the register.
+        let readings = sampled_charge(&jittered_times(300, 900, 60), |_| 1.2, 1.0, None);
+        assert!(run(&MeterStuck, &readings).is_empty());
+    }
+
+    #[test]
+    fn a_coarse_register_that_freezes_at_power_is_stuck() {
+        // Whole kWh at 11 kW: 40 min frozen should have counted ~7 steps.
+        let times = jittered_times(180, 300, 60);
+        let readings = sampled_charge(&times, |_| 11.0, 1.0, Some((3600, 6000)));
+        assert_eq!(run(&MeterStuck, &readings).len(), 1);
     }
 }

@@ -150,3 +150,65 @@ pub fn times(a: &Anomaly) -> (Micros, Micros) {
         t.end_timestamp.unwrap().timestamp_micros(),
     )
 }
+
+/// Sample offsets (s) from 0 to `minutes`: every `interval_s`, each moved
+/// by a deterministic jitter of up to ±`jitter_s`; the last at `minutes`.
+pub fn jittered_times(minutes: i64, interval_s: i64, jitter_s: i64) -> Vec<i64> {
+    let end = minutes * 60;
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut out = vec![0];
+    let mut k = 1;
+    while k * interval_s < end {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let jitter = (seed >> 33) as i64 % (2 * jitter_s + 1) - jitter_s;
+        out.push(k * interval_s + jitter);
+        k += 1;
+    }
+    out.push(end);
+    out
+}
+
+/// A charge sampled at `times` (s after T0): Power.Active.Import in kW from
+/// `kw(t)`, and a kWh register counting `kw` exactly (1-s steps) that shows
+/// whole multiples of `resolution_kwh`, as a meter truncates.
+/// `frozen` (s, s) holds the register still over that span; it then counts
+/// on from the frozen value (the energy is lost).
+pub fn sampled_charge(
+    times: &[i64],
+    kw: impl Fn(i64) -> f64,
+    resolution_kwh: f64,
+    frozen: Option<(i64, i64)>,
+) -> Vec<Reading> {
+    let end = times.iter().copied().max().unwrap_or(0).max(0) as usize;
+    let mut energy = Vec::with_capacity(end + 1);
+    energy.push(1_000.0);
+    for t in 0..end {
+        energy.push(energy[t] + kw(t as i64) / 3600.0);
+    }
+    let at = |t: i64| energy[t as usize];
+    let mut out = Vec::with_capacity(2 * times.len());
+    for &t in times {
+        let counted = match frozen {
+            Some((from, to)) if (from..=to).contains(&t) => at(from),
+            Some((from, to)) if t > to => at(t) - (at(to) - at(from)),
+            _ => at(t),
+        };
+        let register = (counted / resolution_kwh + 1e-9).floor() * resolution_kwh;
+        let ts = T0 + t * MICROS_PER_SECOND;
+        out.push(reading(
+            ts,
+            Measurand::EnergyActiveImportRegister,
+            Some(UnitOfMeasure::KWh),
+            register,
+        ));
+        out.push(reading(
+            ts,
+            Measurand::PowerActiveImport,
+            Some(UnitOfMeasure::KW),
+            kw(t),
+        ));
+    }
+    out
+}

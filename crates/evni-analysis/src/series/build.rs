@@ -20,6 +20,11 @@ pub const SOC_RISE_POINTS: f64 = 3.0;
 const GAP_CANDIDATE: Micros = 30 * MICROS_PER_MINUTE;
 /// Frozen register runs at least this long are kept for METER_STUCK.
 const FROZEN_CANDIDATE: Micros = 15 * MICROS_PER_MINUTE;
+/// No register counts coarser than whole kWh; a register that repeats one
+/// value throughout says nothing finer about its resolution.
+pub const MAX_RESOLUTION_KWH: f64 = 1.0;
+/// Resolution finer than 1 Wh makes no difference to any rule.
+const FINEST_RESOLUTION_KWH: f64 = 0.001;
 /// Export below this (kW / kWh) is meter noise, not V2G.
 const EXPORT_NOISE: f64 = 0.01;
 
@@ -180,7 +185,11 @@ impl<'a> Series<'a> {
 
     fn add_register(&mut self, st: &mut RegisterState, soc: &SocState, r: &Reading, b: usize) {
         let value = r.normalized();
+        if self.register.readings == 0 {
+            self.register.resolution_kwh = MAX_RESOLUTION_KWH;
+        }
         self.register.readings += 1;
+        self.register.resolution_kwh = resolution(self.register.resolution_kwh, r);
         if let Some((prev_ts, prev)) = st.prev {
             let hours = (r.ts - prev_ts) as f64 / MICROS_PER_HOUR;
             let from_bucket = bucket_of(prev_ts - self.t0);
@@ -363,6 +372,23 @@ impl Series<'_> {
             }
         }
     }
+}
+
+/// The register's resolution (kWh) once `r` is seen, given the resolution
+/// `so_far`: the coarsest power of ten that every value is a multiple of,
+/// checked in the reading's own unit (a kWh register with one decimal
+/// counts 0.1 kWh, a Wh register 1 Wh). Usually one division per reading.
+fn resolution(so_far: f64, r: &Reading) -> f64 {
+    let kwh_per_unit = Reading { value: 1.0, ..*r }.normalized();
+    let is_multiple = |step_kwh: f64| {
+        let q = r.value / (step_kwh / kwh_per_unit);
+        (q - q.round()).abs() < 1e-6
+    };
+    let mut step = so_far;
+    while step > FINEST_RESOLUTION_KWH * 1.5 && !is_multiple(step) {
+        step /= 10.0;
+    }
+    step
 }
 
 /// Median of the intervals (0 when there are none).

@@ -5,8 +5,11 @@
 mod build;
 mod sampler;
 
-pub use build::{DECREASE_MIN_KWH, RATED_JUMP_FACTOR, SOC_DROP_POINTS, SOC_RISE_POINTS, UNRATED_JUMP_KW};
-pub use sampler::{Instant, PowerSamples};
+pub use build::{
+    DECREASE_MIN_KWH, MAX_RESOLUTION_KWH, RATED_JUMP_FACTOR, SOC_DROP_POINTS, SOC_RISE_POINTS,
+    UNRATED_JUMP_KW,
+};
+pub use sampler::{time_weighted_mean, Instant, PowerSamples};
 
 use evni_domain::{micros_to_datetime, Location, Measurand, Micros, Phase, Reading, TimeRange};
 
@@ -140,6 +143,9 @@ pub struct Register {
     pub largest_drop_kwh: f64,
     /// Highest power implied by a register increase (kW).
     pub peak_rate_kw: f64,
+    /// The register's resolution (kWh): the coarsest decimal step all its
+    /// readings are multiples of, at most [`MAX_RESOLUTION_KWH`].
+    pub resolution_kwh: f64,
 }
 
 /// Facts about the state-of-charge stream.

@@ -107,3 +107,24 @@ impl Iterator for PowerSamples<'_> {
         None
     }
 }
+
+/// Mean power (kW) of samples over the time they span, each interval
+/// weighted by its length (trapezoids), so that dense or repeated samples
+/// weigh no more than sparse ones; with a single timestamp, its value. Also
+/// returns the number of samples.
+pub fn time_weighted_mean(samples: impl Iterator<Item = (Micros, f64)>) -> Option<(f64, u32)> {
+    let (mut area, mut span, mut count) = (0.0, 0.0, 0u32);
+    let (mut first, mut prev): (Option<f64>, Option<(Micros, f64)>) = (None, None);
+    for (ts, kw) in samples {
+        first.get_or_insert(kw);
+        if let Some((prev_ts, prev_kw)) = prev {
+            let dt = (ts - prev_ts) as f64;
+            area += (prev_kw + kw) / 2.0 * dt;
+            span += dt;
+        }
+        prev = Some((ts, kw));
+        count += 1;
+    }
+    let mean = if span > 0.0 { area / span } else { first? };
+    Some((mean, count))
+}
