@@ -541,7 +541,13 @@ pub(super) async fn list(
         conditions.join(" AND ")
     );
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
-    let total: i64 = query_one(c, &format!("SELECT COUNT(*) {from}"), &params)
+    // Every session has its station: the count joins it only to filter by it.
+    let count_from = if filter.station.is_some() {
+        from.clone()
+    } else {
+        format!("FROM sessions s WHERE {}", conditions.join(" AND "))
+    };
+    let total: i64 = query_one(c, &format!("SELECT COUNT(*) {count_from}"), &params)
         .await?
         .try_get(0)?;
 
