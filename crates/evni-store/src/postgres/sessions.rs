@@ -533,7 +533,7 @@ pub(super) async fn list(
         let p = arg(&mut args, Box::new(category.clone()));
         conditions.push(format!(
             "s.id IN (SELECT c.session_id FROM session_categories c JOIN stations cs ON cs.id = c.station_id
-                      WHERE c.category = {p} AND cs.tenant_id = s.tenant_id)"
+                      WHERE c.category = {p} AND cs.tenant_id = $1)"
         ));
     }
     let from = format!(
