@@ -10,6 +10,14 @@ use evni_api::{ApiError, AppState, Caller, Claims, Scope};
 use crate::error::UiError;
 
 pub const SESSION_COOKIE: &str = "evni_session";
+
+/// A form that carries nothing but its CSRF token (logout, delete, activate,
+/// send a test event).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: Option<String>,
+}
 /// Nonce cookie of the login form (login CSRF, before there is a session).
 pub const LOGIN_COOKIE: &str = "evni_login";
 const CSRF_PURPOSE: &str = "ui-csrf";

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::UiError;
 use crate::layout::Chrome;
-use crate::session::{self, Ui, LOGIN_COOKIE, SESSION_COOKIE};
+use crate::session::{self, CsrfForm, Ui, LOGIN_COOKIE, SESSION_COOKIE};
 
 /// How long a login form may stay open.
 const LOGIN_FORM_SECONDS: i64 = 3600;
@@ -107,12 +107,6 @@ pub async fn submit(
         error: problem,
     };
     Ok((StatusCode::UNAUTHORIZED, super::render(&page)?).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: Option<String>,
 }
 
 /// POST /ui/logout

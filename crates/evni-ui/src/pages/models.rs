@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::error::UiError;
 use crate::layout::{Chrome, Nav};
-use crate::session::Ui;
+use crate::session::{CsrfForm, Ui};
 
 #[derive(Template)]
 #[template(path = "models.html")]
@@ -294,12 +294,6 @@ pub async fn fine_tune(
         }
         Err(other) => Err(other.into()),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: Option<String>,
 }
 
 /// POST /ui/models/{id}/activate

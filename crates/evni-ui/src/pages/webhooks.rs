@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::error::UiError;
 use crate::layout::{Chrome, Nav};
-use crate::session::Ui;
+use crate::session::{CsrfForm, Ui};
 
 /// Deliveries shown per endpoint: the newest; the API pages through all.
 const DELIVERIES_SHOWN: u32 = 10;
@@ -248,12 +248,6 @@ pub async fn create(
         tested: None,
     };
     Ok((status, super::render(&page)?).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: Option<String>,
 }
 
 /// POST /ui/webhooks/{id}/delete
