@@ -33,6 +33,11 @@ pub const TEST_EVENT: &str = "webhook.test";
 /// The station a test event names.
 pub const TEST_EVENT_STATION: &str = "evni-test";
 
+/// A new delivery's id: its `webhook-id` header and payload field.
+pub(crate) fn new_webhook_id() -> String {
+    format!("wh-evt-{}", uuid::Uuid::now_v7().simple())
+}
+
 /// The body of a test event.
 pub fn test_event_payload(webhook_id: &str, now: Micros) -> serde_json::Value {
     serde_json::json!({

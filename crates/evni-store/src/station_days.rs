@@ -66,6 +66,27 @@ pub(crate) struct AnomalyEvent<'a> {
     pub event: &'static str,
 }
 
+/// The event SHADE sends for a new station anomaly.
+pub(crate) const STATION_ANOMALY_EVENT: &str = "station.anomaly_detected";
+/// The event SHADE sends when an anomaly's episode is over.
+pub(crate) const STATION_RESOLVED_EVENT: &str = "station.anomaly_resolved";
+
+impl AnomalyEvent<'_> {
+    /// The body delivered to an endpoint, carrying its delivery's id.
+    pub(crate) fn payload(&self, webhook_id: &str, analyzed_at: i64) -> serde_json::Value {
+        serde_json::json!({
+            "event": self.event,
+            "charging_station_id": self.station_external_id,
+            "is_anomaly": self.event == STATION_ANOMALY_EVENT,
+            "anomaly_score": self.anomaly.anomaly_score,
+            "detection_details": self.anomaly.detection_details,
+            "analyzed_at": evni_domain::micros_to_datetime(analyzed_at)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "webhook_id": webhook_id,
+        })
+    }
+}
+
 /// Whether a station anomaly's details say its episode is over.
 pub(crate) fn is_resolved(details: &serde_json::Value) -> bool {
     details["status"] == "resolved"

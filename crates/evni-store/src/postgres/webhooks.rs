@@ -3,7 +3,6 @@
 //! same one at once.
 
 use deadpool_postgres::GenericClient;
-use evni_domain::micros_to_datetime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -13,10 +12,31 @@ use crate::model::*;
 use crate::station_days::AnomalyEvent;
 use crate::StoreError;
 
-/// The event SHADE sends for a new station anomaly.
-pub(super) const STATION_ANOMALY_EVENT: &str = "station.anomaly_detected";
-/// The event SHADE sends when an anomaly's episode is over.
-pub(super) const STATION_RESOLVED_EVENT: &str = "station.anomaly_resolved";
+/// Inserts a pending delivery of `event` to `endpoint`, its body made for
+/// its new webhook id; returns that id and 1, or 0 when the anomaly's event
+/// was enqueued to the endpoint already (a test event has no anomaly).
+async fn insert_delivery(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    endpoint: &str,
+    anomaly: Option<i64>,
+    event: &str,
+    payload: impl FnOnce(&str) -> serde_json::Value,
+    now: i64,
+) -> Result<(String, usize), StoreError> {
+    let webhook_id = new_webhook_id();
+    let payload = serde_json::to_string(&payload(&webhook_id))?;
+    let inserted = execute(
+        c,
+        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
+            status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)
+         ON CONFLICT (endpoint_id, station_anomaly_id, event) DO NOTHING",
+        &[&webhook_id, &tenant, &endpoint, &anomaly, &event, &payload, &now],
+    )
+    .await?;
+    Ok((webhook_id, inserted as usize))
+}
 
 /// Enqueues one delivery of a station anomaly's `event` (detected or
 /// resolved) to every endpoint of the tenant; returns how many. Runs in the
@@ -37,34 +57,10 @@ pub(super) async fn enqueue_anomaly(
     let mut enqueued = 0;
     for endpoint in endpoints {
         let endpoint: &str = endpoint.try_get(0)?;
-        let webhook_id = format!("wh-evt-{}", Uuid::now_v7().simple());
-        let payload = serde_json::json!({
-            "event": e.event,
-            "charging_station_id": e.station_external_id,
-            "is_anomaly": e.event == STATION_ANOMALY_EVENT,
-            "anomaly_score": e.anomaly.anomaly_score,
-            "detection_details": e.anomaly.detection_details,
-            "analyzed_at": micros_to_datetime(analyzed_at)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "webhook_id": webhook_id,
-        });
-        enqueued += execute(
-            c,
-            "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
-                status, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)
-             ON CONFLICT (endpoint_id, station_anomaly_id, event) DO NOTHING",
-            &[
-                &webhook_id,
-                &tenant,
-                &endpoint,
-                &e.anomaly_id,
-                &e.event,
-                &serde_json::to_string(&payload)?,
-                &now,
-            ],
-        )
-        .await? as usize;
+        let payload = |webhook_id: &str| e.payload(webhook_id, analyzed_at);
+        enqueued += insert_delivery(c, tenant, endpoint, Some(e.anomaly_id), e.event, payload, now)
+            .await?
+            .1;
     }
     Ok(enqueued)
 }
@@ -83,24 +79,12 @@ pub(super) async fn enqueue_test(
     )
     .await?
     .ok_or(StoreError::NotFound)?;
-    let webhook_id = format!("wh-evt-{}", Uuid::now_v7().simple());
-    let payload = test_event_payload(&webhook_id, now);
-    execute(
-        c,
-        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
-            status, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, NULL, $4, $5, 'pending', $6, $6)",
-        &[
-            &webhook_id,
-            &tenant,
-            &endpoint,
-            &TEST_EVENT,
-            &serde_json::to_string(&payload)?,
-            &now,
-        ],
+    let payload = |webhook_id: &str| test_event_payload(webhook_id, now);
+    Ok(
+        insert_delivery(c, tenant, endpoint, None, TEST_EVENT, payload, now)
+            .await?
+            .0,
     )
-    .await?;
-    Ok(webhook_id)
 }
 
 const ENDPOINT_COLUMNS: &str = "id, url, description, auth_header IS NOT NULL, created_at";

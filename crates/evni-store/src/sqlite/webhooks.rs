@@ -1,6 +1,5 @@
 //! Webhook endpoints, durable deliveries and their attempts.
 
-use evni_domain::micros_to_datetime;
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
@@ -9,10 +8,30 @@ use crate::model::*;
 use crate::station_days::AnomalyEvent;
 use crate::StoreError;
 
-/// The event SHADE sends for a new station anomaly.
-pub const STATION_ANOMALY_EVENT: &str = "station.anomaly_detected";
-/// The event SHADE sends when an anomaly's episode is over.
-pub const STATION_RESOLVED_EVENT: &str = "station.anomaly_resolved";
+/// Inserts a pending delivery of `event` to `endpoint`, its body made for
+/// its new webhook id; returns that id and 1, or 0 when the anomaly's event
+/// was enqueued to the endpoint already (a test event has no anomaly).
+fn insert_delivery(
+    conn: &Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    anomaly: Option<i64>,
+    event: &str,
+    payload: impl FnOnce(&str) -> serde_json::Value,
+    now: i64,
+) -> Result<(String, usize), StoreError> {
+    let webhook_id = new_webhook_id();
+    let payload = serde_json::to_string(&payload(&webhook_id))?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
+                status, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)
+             ON CONFLICT (endpoint_id, station_anomaly_id, event) DO NOTHING",
+        )?
+        .execute(params![webhook_id, tenant.to_string(), endpoint, anomaly, event, payload, now])?;
+    Ok((webhook_id, inserted))
+}
 
 /// Enqueues one delivery of a station anomaly's `event` (detected or
 /// resolved) to every endpoint of the tenant; returns how many. Runs in the
@@ -31,34 +50,10 @@ pub(super) fn enqueue_anomaly(
         let rows = stmt.query_map([tenant.to_string()], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     };
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
-            status, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)
-         ON CONFLICT (endpoint_id, station_anomaly_id, event) DO NOTHING",
-    )?;
     let mut enqueued = 0;
     for endpoint in endpoints {
-        let webhook_id = format!("wh-evt-{}", Uuid::now_v7().simple());
-        let payload = serde_json::json!({
-            "event": e.event,
-            "charging_station_id": e.station_external_id,
-            "is_anomaly": e.event == STATION_ANOMALY_EVENT,
-            "anomaly_score": e.anomaly.anomaly_score,
-            "detection_details": e.anomaly.detection_details,
-            "analyzed_at": micros_to_datetime(analyzed_at)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "webhook_id": webhook_id,
-        });
-        enqueued += insert.execute(params![
-            webhook_id,
-            tenant.to_string(),
-            endpoint,
-            e.anomaly_id,
-            e.event,
-            serde_json::to_string(&payload)?,
-            now,
-        ])?;
+        let payload = |webhook_id: &str| e.payload(webhook_id, analyzed_at);
+        enqueued += insert_delivery(conn, tenant, &endpoint, Some(e.anomaly_id), e.event, payload, now)?.1;
     }
     Ok(enqueued)
 }
@@ -71,22 +66,8 @@ pub(super) fn enqueue_test(
     now: i64,
 ) -> Result<String, StoreError> {
     find_endpoint(conn, tenant, endpoint)?;
-    let webhook_id = format!("wh-evt-{}", Uuid::now_v7().simple());
-    let payload = test_event_payload(&webhook_id, now);
-    conn.prepare_cached(
-        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, endpoint_id, station_anomaly_id, event, payload,
-            status, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, NULL, ?4, ?5, 'pending', ?6, ?6)",
-    )?
-    .execute(params![
-        webhook_id,
-        tenant.to_string(),
-        endpoint,
-        TEST_EVENT,
-        serde_json::to_string(&payload)?,
-        now,
-    ])?;
-    Ok(webhook_id)
+    let payload = |webhook_id: &str| test_event_payload(webhook_id, now);
+    Ok(insert_delivery(conn, tenant, endpoint, None, TEST_EVENT, payload, now)?.0)
 }
 
 const ENDPOINT_COLUMNS: &str = "id, url, description, authorization IS NOT NULL, created_at";
