@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use evni_shade::{day_of_micros, ConnectorDay, History};
+use evni_shade::{day_of_micros, ConnectorDay, DayAggregate, DayExpectation, History};
 use evni_store::{
     FoundAnomaly, HealthResult, HealthStation, RecordedHealth, StationInference, StoreError, TenantId,
 };
@@ -18,6 +18,58 @@ fn judged_through(details: &serde_json::Value) -> Option<i64> {
 }
 
 impl Health {
+    /// A station's client id and its days `from..=to` as SHADE reads them.
+    async fn history(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<(String, History), StoreError> {
+        let stored = self.store.station_history(tenant, station, from, to).await?;
+        let history = History::from_connector_days(stored.days.into_iter().map(|d| ConnectorDay {
+            day: d.day,
+            connector_id: d.connector_id,
+            sessions: d.sessions,
+            energy_kwh: d.energy_kwh,
+            zero_sessions: d.zero_sessions,
+            anomalous_sessions: d.anomalous_sessions,
+            plateaus_kw: d.plateaus_kw,
+        }))
+        .with_zero_starts(
+            &stored.zero_starts,
+            self.config.params.retry_gap_minutes * 60_000_000,
+        );
+        Ok((stored.station.external_id, history))
+    }
+
+    /// A station's days `from..=to` (delivering sessions and energy) with
+    /// what SHADE expected of each, for charts; judged from enough earlier
+    /// history that each baseline is the one a run would use.
+    pub async fn daily_expectations(
+        &self,
+        tenant: TenantId,
+        station: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(DayExpectation, DayAggregate)>, StoreError> {
+        let params = &self.config.params;
+        let (_, history) = self
+            .history(
+                tenant,
+                station,
+                from - params.lookback_days - 3 * params.baseline_days,
+                to,
+            )
+            .await?;
+        let assessment = evni_shade::assess_since(&history, from, to, params);
+        Ok(assessment
+            .expected
+            .into_iter()
+            .map(|e| (e, history.day(e.day).clone()))
+            .collect())
+    }
+
     /// Assesses a station now and stores the result; returns the last
     /// stored result. Every complete day not judged yet is judged, in order,
     /// in runs of at most `params.max_days_per_run` days, each stored on its
@@ -41,18 +93,7 @@ impl Health {
             Some(last) => last.min(yesterday),
             None => yesterday,
         };
-        let stored = store.station_history(tenant, station, 0, target).await?;
-        let history = History::from_connector_days(stored.days.into_iter().map(|d| ConnectorDay {
-            day: d.day,
-            connector_id: d.connector_id,
-            sessions: d.sessions,
-            energy_kwh: d.energy_kwh,
-            zero_sessions: d.zero_sessions,
-            anomalous_sessions: d.anomalous_sessions,
-            plateaus_kw: d.plateaus_kw,
-        }))
-        .with_zero_starts(&stored.zero_starts, params.retry_gap_minutes * 60_000_000);
-        let external_id = stored.station.external_id;
+        let (external_id, history) = self.history(tenant, station, 0, target).await?;
         let judged = store
             .latest_station_inference(tenant, &external_id)
             .await?

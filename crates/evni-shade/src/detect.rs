@@ -42,6 +42,19 @@ pub struct Assessment {
     /// The strongest ongoing anomaly's details, or the latest day's
     /// expected and actual figures.
     pub detection_details: Value,
+    /// Each day's expectation from `from` to `as_of`, as judged: weekday
+    /// adjusted, with silent days left out of the baselines.
+    pub expected: Vec<DayExpectation>,
+}
+
+/// What SHADE expected of a station on one day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayExpectation {
+    pub day: i64,
+    /// Delivering sessions (aborted starts are not sessions for the rate);
+    /// `None` while the station has too little history.
+    pub sessions: Option<f64>,
+    pub energy_kwh: Option<f64>,
 }
 
 /// Evidence accumulated over the days of an episode.
@@ -541,12 +554,23 @@ pub fn assess_since(history: &History, from: i64, as_of: i64, params: &Params) -
             healthy_details(history, as_of, baseline(as_of, as_of, &silent_days).as_deref()),
         ),
     };
+    let expected = (from.max(start)..=as_of)
+        .map(|d| {
+            let b = own[(d - start) as usize].as_ref();
+            DayExpectation {
+                day: d,
+                sessions: b.map(|b| b.expected_sessions),
+                energy_kwh: b.map(|b| b.expected_energy_kwh),
+            }
+        })
+        .collect();
     Assessment {
         as_of,
         anomalies,
         is_anomaly,
         anomaly_score,
         detection_details,
+        expected,
     }
 }
 

@@ -24,7 +24,7 @@ mod detect;
 mod history;
 mod stats;
 
-pub use detect::{assess, assess_since, Assessment, StationAnomaly};
+pub use detect::{assess, assess_since, Assessment, DayExpectation, StationAnomaly};
 pub use history::{ConnectorDay, DayAggregate, History};
 
 /// The six station anomaly types of analysis.md §6.

@@ -248,3 +248,26 @@ fn a_new_station_is_not_judged() {
     assert!(result.anomalies.is_empty() && !result.is_anomaly);
     assert!(result.detection_details["note"].is_string());
 }
+
+#[test]
+fn each_days_expectation_follows_its_weekday_and_leaves_silence_out() {
+    // Silent on days 40-44, judged over days 45-59.
+    let h = history(Fault::Silent, 40, 44);
+    let result = evni_shade::assess_since(&h, start() + 45, start() + 59, &Params::default());
+    let days: Vec<i64> = result.expected.iter().map(|e| e.day).collect();
+    assert_eq!(days, (start() + 45..=start() + 59).collect::<Vec<_>>());
+    let sessions = |weekend: bool| -> Vec<f64> {
+        result
+            .expected
+            .iter()
+            .filter(|e| matches!((e.day + 3).rem_euclid(7), 5 | 6) == weekend)
+            .map(|e| e.sessions.unwrap())
+            .collect()
+    };
+    // About 32 sessions on weekdays and 24 at weekends; a baseline that
+    // learned the silent days would expect a sixth less.
+    let (weekdays, weekends) = (sessions(false), sessions(true));
+    assert!(weekdays.iter().all(|s| (29.0..35.0).contains(s)), "{weekdays:?}");
+    assert!(weekends.iter().all(|s| (21.0..27.0).contains(s)), "{weekends:?}");
+    assert!(result.expected.iter().all(|e| e.energy_kwh.unwrap() > 300.0));
+}

@@ -10,6 +10,7 @@ pub mod model;
 pub mod models;
 pub mod objects;
 pub mod postgres;
+mod session_list;
 mod session_write;
 pub mod sqlite;
 mod station_days;

@@ -52,19 +52,3 @@ impl<'a> InferenceRow<'a> {
         })
     }
 }
-
-/// The `categories` column (comma separated) as a list.
-pub(crate) fn category_list(text: &str) -> Vec<String> {
-    text.split(',')
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Energy delivered, read from the stored day contribution (the same JSON
-/// in both backends), so listing needs no extra column.
-pub(crate) fn energy_kwh(day_contribution: Option<&str>) -> Option<f64> {
-    serde_json::from_str::<DayContribution>(day_contribution?)
-        .ok()
-        .map(|day| day.energy_kwh)
-}

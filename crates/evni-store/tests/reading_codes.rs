@@ -49,6 +49,7 @@ async fn version_6_database(path: &Path, rows: &[SpelledRow<'_>]) -> TenantId {
          ALTER TABLE tenants DROP COLUMN disabled_at;
          DROP INDEX sessions_zero_starts;
          DROP INDEX session_categories_by_category;
+         DROP INDEX sessions_by_tenant_anomaly_start;
          DELETE FROM schema_migrations WHERE version >= 7;",
     )
     .unwrap();

@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_test_events",
         include_str!("migrations/0008_webhook_test_events.sql"),
     ),
+    (
+        9,
+        "anomaly_list_index",
+        include_str!("migrations/0009_anomaly_list_index.sql"),
+    ),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

@@ -9,6 +9,7 @@ use super::codec::{self, READING_COLUMNS, VERDICT_COLUMNS};
 use super::stations::{self, Contribution};
 use super::{execute, query, query_one, query_opt};
 use crate::model::*;
+use crate::session_list;
 use crate::session_write::{self, InferenceRow};
 use crate::station_days::DayContribution;
 use crate::StoreError;
@@ -494,7 +495,11 @@ pub(super) async fn list(
     tenant: TenantId,
     filter: &SessionFilter,
 ) -> Result<Page<SessionListRow>, StoreError> {
-    let mut conditions = vec!["s.tenant_id = $1".to_string()];
+    // As in SQLite, a station or category filter binds the tenant itself.
+    let mut conditions: Vec<String> = Vec::new();
+    if filter.station.is_none() && filter.category.is_none() {
+        conditions.push("s.tenant_id = $1".into());
+    }
     let mut args: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(tenant)];
     let arg = |args: &mut Vec<Box<dyn ToSql + Sync + Send>>, value: Box<dyn ToSql + Sync + Send>| {
         args.push(value);
@@ -503,7 +508,9 @@ pub(super) async fn list(
     if let Some(station) = &filter.station {
         let by_id = arg(&mut args, Box::new(station.clone()));
         let by_uuid = arg(&mut args, Box::new(codec::uuid_key(station)));
-        conditions.push(format!("(st.external_id = {by_id} OR st.uuid = {by_uuid})"));
+        conditions.push(format!(
+            "s.station_id IN (SELECT id FROM stations WHERE tenant_id = $1 AND (external_id = {by_id} OR uuid = {by_uuid}))"
+        ));
     }
     if let Some(evse) = &filter.evse_id {
         let p = arg(&mut args, Box::new(evse.clone()));
@@ -536,20 +543,15 @@ pub(super) async fn list(
                       WHERE c.category = {p} AND cs.tenant_id = $1)"
         ));
     }
-    let from = format!(
-        "FROM sessions s JOIN stations st ON st.id = s.station_id WHERE {}",
-        conditions.join(" AND ")
-    );
+    let filter_sql = conditions.join(" AND ");
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
-    // Every session has its station: the count joins it only to filter by it.
-    let count_from = if filter.station.is_some() {
-        from.clone()
-    } else {
-        format!("FROM sessions s WHERE {}", conditions.join(" AND "))
-    };
-    let total: i64 = query_one(c, &format!("SELECT COUNT(*) {count_from}"), &params)
-        .await?
-        .try_get(0)?;
+    let total: i64 = query_one(
+        c,
+        &format!("SELECT COUNT(*) FROM sessions s WHERE {filter_sql}"),
+        &params,
+    )
+    .await?
+    .try_get(0)?;
 
     let page = filter.page.unwrap_or(PageRequest {
         page: 1,
@@ -558,9 +560,10 @@ pub(super) async fn list(
     let sql = format!(
         "SELECT s.uuid, s.external_id, st.external_id, s.is_anomaly, s.anomaly_score, s.anomaly_count, s.status,
                 s.created_at, s.analyzed_at, s.categories, s.day_contribution, s.started_at
-         {from} ORDER BY s.started_at DESC, s.id DESC LIMIT {} OFFSET {}",
-        page.page_size,
-        page.offset()
+         FROM sessions s JOIN stations st ON st.id = s.station_id
+         WHERE s.id IN ({})
+         ORDER BY s.started_at DESC, s.id DESC",
+        session_list::page_ids_sql(&filter_sql, page.window(total as u64))
     );
     let rows = query(c, &sql, &params).await?;
     let items = rows.iter().map(list_row).collect::<Result<_, _>>()?;
@@ -584,8 +587,8 @@ fn list_row(row: &Row) -> Result<SessionListRow, StoreError> {
         status: SessionStatus::parse(status).unwrap_or(SessionStatus::Failed),
         created_at: row.try_get(7)?,
         last_analyzed_at: row.try_get(8)?,
-        categories: session_write::category_list(row.try_get(9)?),
-        energy_kwh: session_write::energy_kwh(row.try_get(10)?),
+        categories: session_list::category_list(row.try_get(9)?),
+        energy_kwh: session_list::energy_kwh(row.try_get(10)?),
         started_at: row.try_get(11)?,
     })
 }

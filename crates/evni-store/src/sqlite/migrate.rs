@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, Step)] = &[
         "webhook_test_events",
         Step::Sql(include_str!("migrations/0011_webhook_test_events.sql")),
     ),
+    (
+        12,
+        "anomaly_list_index",
+        Step::Sql(include_str!("migrations/0012_anomaly_list_index.sql")),
+    ),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -300,53 +300,31 @@ pub async fn save_metadata(
 /// Days of the station chart, ending with the tenant's newest data.
 const DAILY_DAYS: i64 = 60;
 
-/// The station's sessions and energy per day over [`DAILY_DAYS`], each day
-/// against its SHADE baseline: the median of the `baseline_days` before it
-/// (SHADE's rolling baseline, without its weekday factor). Bounded: one
-/// row per day and connector of at most `DAILY_DAYS + baseline_days` days.
+/// The station's delivering sessions and energy per day over
+/// [`DAILY_DAYS`], each day against what SHADE expected of it (its
+/// weekday-adjusted baseline, without days of silence). Bounded: the days
+/// SHADE reads for that window, one row per day and connector.
 async fn daily(state: &AppState, ui: &Ui, station: &str) -> Result<String, UiError> {
-    let store = state.engine.store();
     let tenant = ui.caller.tenant.id;
     let today = chrono::Utc::now().timestamp_micros().div_euclid(86_400_000_000);
-    let last = store
+    let last = state
+        .engine
+        .store()
         .tenant_last_day(tenant)
         .await?
         .map_or(today, |d| d.min(today));
-    let baseline_days = evni_shade::Params::default().baseline_days;
     let first = last - DAILY_DAYS + 1;
-    let history = store
-        .station_history(tenant, station, first - baseline_days, last)
+    let days = state
+        .health
+        .daily_expectations(tenant, station, first, last)
         .await?;
-    let span = (DAILY_DAYS + baseline_days) as usize;
-    let mut sessions = vec![0.0f64; span];
-    let mut energy = vec![0.0f64; span];
-    for day in history.days {
-        let index = day.day - (first - baseline_days);
-        if (0..span as i64).contains(&index) {
-            sessions[index as usize] += f64::from(day.sessions);
-            energy[index as usize] += day.energy_kwh;
-        }
-    }
-    let median = |values: &[f64]| {
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        if n == 0 {
-            0.0
-        } else if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        }
-    };
-    let b = baseline_days as usize;
-    let shown = b..span;
+    let kwh = |e: f64| (e * 1000.0).round() / 1000.0;
     let json = serde_json::json!({
-        "days": (first..=last).map(|d| d * 86_400).collect::<Vec<_>>(),
-        "sessions": &sessions[shown.clone()],
-        "energy": energy[shown.clone()].iter().map(|e| (e * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
-        "baseline_sessions": shown.clone().map(|i| median(&sessions[i - b..i])).collect::<Vec<_>>(),
-        "baseline_energy": shown.map(|i| (median(&energy[i - b..i]) * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+        "days": days.iter().map(|(e, _)| e.day * 86_400).collect::<Vec<_>>(),
+        "sessions": days.iter().map(|(_, d)| d.delivering()).collect::<Vec<_>>(),
+        "energy": days.iter().map(|(_, d)| kwh(d.energy_kwh)).collect::<Vec<_>>(),
+        "baseline_sessions": days.iter().map(|(e, _)| e.sessions.map(|s| (s * 100.0).round() / 100.0)).collect::<Vec<_>>(),
+        "baseline_energy": days.iter().map(|(e, _)| e.energy_kwh.map(kwh)).collect::<Vec<_>>(),
     });
     Ok(json.to_string().replace('<', "\\u003c"))
 }

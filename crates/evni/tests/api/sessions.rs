@@ -408,3 +408,70 @@ async fn list_filters_and_paginates() {
     let anomalous = app.get_ok("/v1/sessions?is_anomaly=true&page_size=1").await;
     assert_eq!(anomalous["items"][0]["anomaly_count"], 1);
 }
+
+#[tokio::test]
+async fn every_page_holds_the_next_sessions_newest_first_from_either_end() {
+    let app = TestApp::spawn().await;
+    // Starts out of posting order; the last two share a start, so the
+    // newer post comes first among them.
+    let starts: Vec<i64> = (0..13).map(|i: i64| (i * 5 % 13).min(11) * 40).collect();
+    for (i, start) in starts.iter().enumerate() {
+        let values = (0..=30).map(|m| kwh(start + m, 11.0 * m as f64 / 60.0)).collect();
+        let station = if i % 2 == 0 { "ST-EVEN" } else { "ST-ODD" };
+        json_ok(
+            app.post("/v1/sessions", &session(&format!("s{i:02}"), station, values))
+                .await,
+        )
+        .await;
+    }
+    let mut expected: Vec<(i64, usize)> = starts.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.iter().map(|(_, i)| format!("s{i:02}")).collect();
+
+    // Pages 3-5 lie in the older half and are read from the oldest end.
+    let mut walked = Vec::new();
+    for page in 1..=6 {
+        let body = app.get_ok(&format!("/v1/sessions?page={page}&page_size=3")).await;
+        assert_eq!(body["total"], 13);
+        walked.extend(ids(&body));
+    }
+    assert_eq!(walked, expected);
+
+    let odd = app
+        .get_ok("/v1/sessions?charging_station_id=ST-ODD&page=2&page_size=4")
+        .await;
+    let odd_expected: Vec<String> = expected
+        .iter()
+        .filter(|id| id[1..].parse::<usize>().unwrap() % 2 == 1)
+        .skip(4)
+        .take(4)
+        .cloned()
+        .collect();
+    assert_eq!((odd["total"].clone(), ids(&odd)), (json!(6), odd_expected));
+
+    // The station filter finds only the caller's sessions, although
+    // another tenant has a station of the same name.
+    let other = app.new_tenant("other").await;
+    json_ok(
+        app.post_as(
+            &other,
+            "/v1/sessions",
+            &session("x", "ST-ODD", steady_charge(30, 11.0, 0.0)),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        app.get_ok("/v1/sessions?charging_station_id=ST-ODD").await["total"],
+        6
+    );
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["external_session_id"].as_str().unwrap().to_owned())
+        .collect()
+}
