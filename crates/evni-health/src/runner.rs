@@ -17,15 +17,24 @@ fn judged_through(details: &serde_json::Value) -> Option<i64> {
     details[JUDGED_THROUGH].as_str().and_then(evni_shade::parse_day)
 }
 
+/// A station's history as SHADE reads it, and what tells its days.
+struct Loaded {
+    external_id: String,
+    history: History,
+    tenant_last_day: Option<i64>,
+    /// The station's offset from UTC now: its days are local days.
+    utc_offset_micros: i64,
+}
+
 impl Health {
-    /// A station's client id and its days `from..=to` as SHADE reads them.
+    /// A station's days `from..=to` as SHADE reads them.
     async fn history(
         &self,
         tenant: TenantId,
         station: &str,
         from: i64,
         to: i64,
-    ) -> Result<(String, History), StoreError> {
+    ) -> Result<Loaded, StoreError> {
         let stored = self.store.station_history(tenant, station, from, to).await?;
         let history = History::from_connector_days(stored.days.into_iter().map(|d| ConnectorDay {
             day: d.day,
@@ -40,7 +49,12 @@ impl Health {
             &stored.zero_starts,
             self.config.params.retry_gap_minutes * 60_000_000,
         );
-        Ok((stored.station.external_id, history))
+        Ok(Loaded {
+            external_id: stored.station.external_id,
+            history,
+            tenant_last_day: stored.tenant_last_day,
+            utc_offset_micros: i64::from(stored.utc_offset_seconds) * 1_000_000,
+        })
     }
 
     /// A station's days `from..=to` (delivering sessions and energy) with
@@ -54,7 +68,7 @@ impl Health {
         to: i64,
     ) -> Result<Vec<(DayExpectation, DayAggregate)>, StoreError> {
         let params = &self.config.params;
-        let (_, history) = self
+        let Loaded { history, .. } = self
             .history(
                 tenant,
                 station,
@@ -86,14 +100,18 @@ impl Health {
         let store = &self.store;
         let params = &self.config.params;
         let now = now_micros();
-        // Only complete days are judged, and none past the tenant's latest
-        // data: a day nobody has sent anything for yet is not "silent".
-        let yesterday = day_of_micros(now) - 1;
-        let target = match store.tenant_last_day(tenant).await? {
-            Some(last) => last.min(yesterday),
-            None => yesterday,
-        };
-        let (external_id, history) = self.history(tenant, station, 0, target).await?;
+        // Through UTC tomorrow: the station's local today may be ahead.
+        let Loaded {
+            external_id,
+            history,
+            tenant_last_day,
+            utc_offset_micros,
+        } = self.history(tenant, station, 0, day_of_micros(now) + 1).await?;
+        // Only complete days are judged (the station's local days), and none
+        // past the tenant's latest data: a day nobody has sent anything for
+        // yet is not "silent". Later days in `history` are not read.
+        let yesterday = day_of_micros(now + utc_offset_micros) - 1;
+        let target = tenant_last_day.map_or(yesterday, |last| last.min(yesterday));
         let judged = store
             .latest_station_inference(tenant, &external_id)
             .await?
@@ -123,7 +141,9 @@ impl Health {
     /// Whether a stored verdict leaves complete days unjudged (data came
     /// after the run): the API then runs SHADE before answering.
     pub async fn is_behind(&self, tenant: TenantId, latest: &StationInference) -> Result<bool, StoreError> {
-        let yesterday = day_of_micros(now_micros()) - 1;
+        // The last day complete in every zone (UTC-12 ends last): a day
+        // complete only in the station's zone waits for the scheduler.
+        let yesterday = day_of_micros(now_micros() - 12 * 3_600_000_000) - 1;
         let target = match self.store.tenant_last_day(tenant).await? {
             Some(last) => last.min(yesterday),
             None => return Ok(false),

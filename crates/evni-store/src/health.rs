@@ -92,9 +92,13 @@ pub struct StationHistory {
     pub station: HealthStation,
     pub days: Vec<StationDay>,
     pub tenant_last_day: Option<i64>,
-    /// When each zero session of those days started, in order: retries of
-    /// one driver minutes apart are one event for SHADE.
+    /// When each zero session of those days started, in order, as the
+    /// station's wall-clock time (its day number is the station's day):
+    /// retries of one driver minutes apart are one event for SHADE.
     pub zero_starts: Vec<Micros>,
+    /// The station's offset from UTC now (its `time_zone`), in seconds:
+    /// its days are local days, and so is its today.
+    pub utc_offset_seconds: i32,
 }
 
 /// One station anomaly found by a run.

@@ -17,17 +17,22 @@ pub struct Tenant {
 }
 
 /// Per-tenant analysis settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TenantSettings {
     /// A session is anomalous when its anomaly_score reaches this.
     pub anomaly_threshold: f64,
+    /// IANA name of the zone whose days are the stations' days, unless a
+    /// station's metadata names its own; `None`: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl Default for TenantSettings {
     fn default() -> Self {
         Self {
             anomaly_threshold: 0.5,
+            time_zone: None,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! it: the version check, the session's share of its station's day and the
 //! analysis run for the inference history.
 
+use chrono_tz::Tz;
+
 use crate::model::{SessionWrite, Verdict};
 use crate::station_days::{DayContribution, SessionDayInput};
 use crate::StoreError;
@@ -19,10 +21,11 @@ pub(crate) fn check_version(expected: Option<i64>, stored: Option<i64>) -> Resul
     }
 }
 
-/// The session's share of its station's day once `write` is stored.
-pub(crate) fn day_contribution(write: &SessionWrite, station_id: i64) -> Option<DayContribution> {
+/// The session's share of its station's (local) day once `write` is stored.
+pub(crate) fn day_contribution(write: &SessionWrite, station_id: i64, zone: Tz) -> Option<DayContribution> {
     DayContribution::of(&SessionDayInput {
         station_id,
+        zone,
         connector_id: write.header.connector_id.as_deref(),
         started_at: write.started_at,
         anomalous: write.verdict.is_anomaly == Some(true),

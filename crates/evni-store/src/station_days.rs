@@ -2,15 +2,57 @@
 //! results: a session's share of its station's day, the median of a day's
 //! plateau powers, and the signature that tells a changed SHADE result.
 
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::health::{HealthResult, SessionFacts};
 
 pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// The UTC day of an instant, as days since 1970-01-01.
-pub(crate) fn day_of(micros: i64) -> i64 {
-    micros.div_euclid(MICROS_PER_DAY)
+/// `zone`'s offset from UTC at an instant, in seconds.
+pub(crate) fn utc_offset(micros: i64, zone: Tz) -> i32 {
+    use chrono::{Offset, TimeZone};
+    zone.offset_from_utc_datetime(&evni_domain::micros_to_datetime(micros).naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// An instant as wall-clock time in `zone`, in microseconds since a local
+/// 1970-01-01 00:00: its day number is the local day.
+pub(crate) fn local_micros(micros: i64, zone: Tz) -> i64 {
+    micros + i64::from(utc_offset(micros, zone)) * 1_000_000
+}
+
+/// The day of an instant in `zone`, as days since 1970-01-01: a station's
+/// day is its local day.
+pub(crate) fn day_of(micros: i64, zone: Tz) -> i64 {
+    local_micros(micros, zone).div_euclid(MICROS_PER_DAY)
+}
+
+/// The instants (UTC microseconds, end excluded) that hold local days
+/// `from_day..=to_day` in any zone: a day wider on each side.
+pub(crate) fn instants_of_days(from_day: i64, to_day: i64) -> (i64, i64) {
+    (
+        from_day.saturating_sub(1).saturating_mul(MICROS_PER_DAY),
+        to_day.saturating_add(2).saturating_mul(MICROS_PER_DAY),
+    )
+}
+
+/// Session starts (UTC, in order) as local wall-clock times in `zone`, only
+/// those on local days `from_day..=to_day`.
+pub(crate) fn local_starts(starts: Vec<i64>, zone: Tz, from_day: i64, to_day: i64) -> Vec<i64> {
+    starts
+        .into_iter()
+        .map(|s| local_micros(s, zone))
+        .filter(|l| (from_day..=to_day).contains(&l.div_euclid(MICROS_PER_DAY)))
+        .collect()
+}
+
+/// A station's zone from its effective IANA name (its metadata's
+/// `time_zone`, else its tenant's); UTC when there is none. Names are
+/// checked when they are set, so an unknown one is not expected here.
+pub(crate) fn zone_of(name: Option<&str>) -> Tz {
+    name.and_then(|n| n.parse().ok()).unwrap_or(Tz::UTC)
 }
 
 /// What one session adds to `station_days`; stored on the session row (as
@@ -33,7 +75,7 @@ impl DayContribution {
         let (started_at, facts) = (input.started_at?, input.facts?);
         Some(Self {
             station_id: input.station_id,
-            day: day_of(started_at),
+            day: day_of(started_at, input.zone),
             connector_id: input.connector_id.unwrap_or_default().to_owned(),
             energy_kwh: facts.energy_kwh,
             plateau_kw: facts.plateau_kw,
@@ -44,6 +86,21 @@ impl DayContribution {
 
     pub(crate) fn same_day_as(&self, other: &DayContribution) -> bool {
         (self.station_id, self.day, &self.connector_id) == (other.station_id, other.day, &other.connector_id)
+    }
+
+    /// A stored contribution (`text`) and the same on its day in `zone`,
+    /// when that is another day.
+    pub(crate) fn redated(
+        text: &str,
+        started_at: i64,
+        zone: Option<&str>,
+    ) -> Result<Option<(Self, Self)>, serde_json::Error> {
+        let old: Self = serde_json::from_str(text)?;
+        let day = day_of(started_at, zone_of(zone));
+        Ok((day != old.day).then(|| {
+            let new = Self { day, ..old.clone() };
+            (old, new)
+        }))
     }
 
     /// From the session row's `day_contribution` column.
@@ -100,6 +157,8 @@ pub(crate) struct SessionDayInput<'a> {
     pub started_at: Option<i64>,
     pub anomalous: bool,
     pub facts: Option<&'a SessionFacts>,
+    /// The station's zone: its days are local days.
+    pub zone: Tz,
 }
 
 /// Takes `remove` out of a day's sorted plateau values (the nearest one) and

@@ -135,14 +135,20 @@ async fn login(client: &Client, app: &TestApp, token: &str) {
 }
 
 async fn text(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    // A page still replacing the previous one can drop the element between
+    // finding and reading it (StaleElementReference): find it again.
+    for _ in 0..50 {
+        let element = client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match element.text().await {
+            Ok(text) => return text,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("{css} kept going stale")
 }
 
 /// 11 kW for an hour, then the register falls by 2 kWh: KWH_DECREASE.

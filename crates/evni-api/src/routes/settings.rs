@@ -14,6 +14,19 @@ use crate::AppState;
 pub struct SettingsResponse {
     /// A session is anomalous when its anomaly_score reaches this (0 < t <= 1).
     pub anomaly_threshold: f64,
+    /// Extension: IANA time zone whose days are the stations' days for
+    /// station health, unless a station's metadata names its own.
+    #[schema(example = "Europe/Amsterdam")]
+    pub time_zone: String,
+}
+
+impl SettingsResponse {
+    fn of(settings: &evni_store::TenantSettings) -> Self {
+        Self {
+            anomaly_threshold: settings.anomaly_threshold,
+            time_zone: settings.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -22,6 +35,21 @@ pub struct SettingsPatch {
     /// New threshold, above 0 and at most 1. Applies to analyses from now on.
     #[serde(default)]
     pub anomaly_threshold: Option<f64>,
+    /// Extension: an IANA time zone name such as "America/Denver". A
+    /// change moves the stations' history to the new days (those without
+    /// a `time_zone` of their own).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// An IANA time zone name, or the API error naming `field`.
+pub fn check_time_zone(field: &str, name: &str) -> Result<(), ApiError> {
+    name.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
+        ApiError::validation(
+            field,
+            "must be an IANA time zone name such as \"Europe/Amsterdam\" or \"UTC\"",
+        )
+    })
 }
 
 /// The tenant's settings.
@@ -29,9 +57,7 @@ pub struct SettingsPatch {
     responses((status = 200, body = SettingsResponse)), security(("bearer" = [])))]
 pub async fn get(caller: Caller) -> Result<Json<SettingsResponse>, ApiError> {
     caller.require(Scope::Read)?;
-    Ok(Json(SettingsResponse {
-        anomaly_threshold: caller.tenant.settings.anomaly_threshold,
-    }))
+    Ok(Json(SettingsResponse::of(&caller.tenant.settings)))
 }
 
 /// Change the tenant's settings (admin scope).
@@ -56,13 +82,15 @@ pub async fn patch(
         }
         settings.anomaly_threshold = threshold;
     }
+    if let Some(zone) = patch.time_zone {
+        check_time_zone("time_zone", &zone)?;
+        settings.time_zone = Some(zone);
+    }
     let tenant = state
         .engine
         .store()
         .update_tenant_settings(caller.tenant.id, settings)
         .await?;
     state.engine.tenants.invalidate(tenant.id);
-    Ok(Json(SettingsResponse {
-        anomaly_threshold: tenant.settings.anomaly_threshold,
-    }))
+    Ok(Json(SettingsResponse::of(&tenant.settings)))
 }

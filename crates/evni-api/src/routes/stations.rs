@@ -178,6 +178,14 @@ fn validate_station_metadata(patch: &serde_json::Map<String, serde_json::Value>)
     if let Some(power) = patch.get("rated_power_kw") {
         check_power(&mut errors, "metadata.rated_power_kw".into(), power);
     }
+    match patch.get("time_zone") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(zone)) if zone.parse::<chrono_tz::Tz>().is_ok() => {}
+        Some(_) => errors.push(FieldError::new(
+            "metadata.time_zone",
+            "must be an IANA time zone name such as \"America/Denver\", or null for the tenant's",
+        )),
+    }
     match patch.get("connectors") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Object(connectors)) => {

@@ -8,7 +8,8 @@ use super::{execute, query, query_one, query_opt, stations, webhooks};
 use crate::health::*;
 use crate::model::*;
 use crate::station_days::{
-    is_resolved, median, move_plateau, signature, AnomalyEvent, DayContribution, MICROS_PER_DAY,
+    instants_of_days, is_resolved, local_starts, median, move_plateau, signature, utc_offset, zone_of,
+    AnomalyEvent, DayContribution,
 };
 use crate::StoreError;
 
@@ -190,6 +191,16 @@ pub(super) async fn history(
     to_day: i64,
 ) -> Result<StationHistory, StoreError> {
     let (station_id, row) = stations::find(c, tenant, station).await?;
+    let zone = query_one(
+        c,
+        &format!(
+            "SELECT {} FROM stations st WHERE st.id = $1",
+            stations::STATION_ZONE
+        ),
+        &[&station_id],
+    )
+    .await?;
+    let zone = zone_of(zone.try_get::<_, Option<&str>>(0)?);
     let rows = query(
         c,
         "SELECT day, connector_id, sessions, energy_kwh, zero_sessions, anomalous_sessions, plateaus_kw,
@@ -221,7 +232,13 @@ pub(super) async fn history(
         },
         days,
         tenant_last_day: tenant_last_day(c, tenant).await?,
-        zero_starts: zero_starts(c, station_id, from_day, to_day).await?,
+        zero_starts: local_starts(
+            zero_starts(c, station_id, from_day, to_day).await?,
+            zone,
+            from_day,
+            to_day,
+        ),
+        utc_offset_seconds: utc_offset(chrono::Utc::now().timestamp_micros(), zone),
     })
 }
 
@@ -233,10 +250,7 @@ async fn zero_starts(
     to_day: i64,
 ) -> Result<Vec<i64>, StoreError> {
     // The predicate is the partial index's (migration 0006).
-    let (from, to) = (
-        from_day.saturating_mul(MICROS_PER_DAY),
-        to_day.saturating_add(1).saturating_mul(MICROS_PER_DAY),
-    );
+    let (from, to) = instants_of_days(from_day, to_day);
     let rows = query(
         c,
         "SELECT started_at FROM sessions
@@ -512,4 +526,44 @@ pub(super) async fn anomalies(
         page: page.page,
         page_size: page.page_size,
     })
+}
+
+/// Moves the day contributions of the tenant's sessions (of one station, or
+/// of all) to their days in their station's zone as it is now: after a
+/// station's or the tenant's `time_zone` changed. Runs in the change's
+/// transaction; returns how many sessions moved.
+pub(super) async fn redate(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    station_id: Option<i64>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let rows = query(
+        c,
+        &format!(
+            "SELECT s.id, s.day_contribution, s.started_at, {}
+             FROM sessions s JOIN stations st ON st.id = s.station_id
+             WHERE st.tenant_id = $1 AND ($2::BIGINT IS NULL OR st.id = $2) AND s.day_contribution IS NOT NULL
+             FOR NO KEY UPDATE OF s",
+            stations::STATION_ZONE
+        ),
+        &[&tenant, &station_id],
+    )
+    .await?;
+    let mut moved = 0;
+    for row in rows {
+        let (id, text, started_at): (i64, &str, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let Some((old, new)) = DayContribution::redated(text, started_at, row.try_get(3)?)? else {
+            continue;
+        };
+        record_session(c, tenant, Some(&old), Some(&new), now).await?;
+        execute(
+            c,
+            "UPDATE sessions SET day_contribution = $2 WHERE id = $1",
+            &[&id, &DayContribution::text(Some(&new))?],
+        )
+        .await?;
+        moved += 1;
+    }
+    Ok(moved)
 }

@@ -11,8 +11,9 @@ use super::{execute, query, query_one, query_opt};
 use crate::model::*;
 use crate::session_list;
 use crate::session_write::{self, InferenceRow};
-use crate::station_days::DayContribution;
+use crate::station_days::{zone_of, DayContribution};
 use crate::StoreError;
+use chrono_tz::Tz;
 
 const HEADER_COLUMNS: &str =
     "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
@@ -31,6 +32,8 @@ struct Current {
     contribution: Contribution,
     day: Option<DayContribution>,
     latest_inference_id: Option<i64>,
+    /// The station's zone, which sets its days.
+    zone: Tz,
 }
 
 /// Applies one [`SessionWrite`] inside the caller's transaction.
@@ -44,9 +47,9 @@ pub(super) async fn write(
     // then sees the version this write leaves.
     let current = current_row(c, write.tenant, &header.external_id).await?;
     session_write::check_version(write.expected_version, current.as_ref().map(|c| c.version))?;
-    let station_id = match &current {
+    let (station_id, zone) = match &current {
         Some(current) if current.station_external_id == header.station_external_id => {
-            current.contribution.station_id
+            (current.contribution.station_id, current.zone)
         }
         _ => stations::ensure(c, write.tenant, &header.station_external_id, now).await?,
     };
@@ -73,7 +76,7 @@ pub(super) async fn write(
         ),
         _ => None,
     };
-    let day = session_write::day_contribution(write, station_id);
+    let day = session_write::day_contribution(write, station_id, zone);
     let day_text = DayContribution::text(day.as_ref())?;
     let inference = InferenceRow::of(write, &anomalies, now);
 
@@ -381,11 +384,14 @@ async fn current_row(
 ) -> Result<Option<Current>, StoreError> {
     let row = query_opt(
         c,
-        "SELECT s.id, s.version, s.station_id, s.connector_id, s.is_anomaly, s.categories, s.anomaly_score,
-                st.external_id, s.started_at, s.day_contribution, s.latest_inference_id
-         FROM sessions s JOIN stations st ON st.id = s.station_id
-         WHERE s.tenant_id = $1 AND s.external_id = $2
-         FOR NO KEY UPDATE OF s",
+        &format!(
+            "SELECT s.id, s.version, s.station_id, s.connector_id, s.is_anomaly, s.categories, s.anomaly_score,
+                    st.external_id, s.started_at, s.day_contribution, s.latest_inference_id, {}
+             FROM sessions s JOIN stations st ON st.id = s.station_id
+             WHERE s.tenant_id = $1 AND s.external_id = $2
+             FOR NO KEY UPDATE OF s",
+            stations::STATION_ZONE
+        ),
         &[&tenant, &external_id],
     )
     .await?;
@@ -404,6 +410,7 @@ async fn current_row(
         },
         day: DayContribution::parse(row.try_get::<_, Option<&str>>(9)?)?,
         latest_inference_id: row.try_get(10)?,
+        zone: zone_of(row.try_get::<_, Option<&str>>(11)?),
     }))
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono_tz::Tz;
 use deadpool_postgres::GenericClient;
 use evni_domain::AnomalyCategory;
 use tokio_postgres::Row;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use super::{codec, execute, query, query_one, query_opt};
 use crate::model::*;
+use crate::station_days::zone_of;
 use crate::StoreError;
 
 /// What one session adds to the aggregates of its station.
@@ -24,28 +26,36 @@ pub(super) struct Contribution {
 }
 
 /// The station's row id, creating the station on first sight.
+/// A station's effective IANA time zone name: its metadata's, else its
+/// tenant's setting (NULL: UTC). `st` is the station.
+pub(super) const STATION_ZONE: &str = "COALESCE(st.metadata::jsonb ->> 'time_zone',
+     (SELECT t.settings::jsonb ->> 'time_zone' FROM tenants t WHERE t.id = st.tenant_id))";
+
+/// The station's id and zone, created if needed.
 pub(super) async fn ensure(
     c: &impl GenericClient,
     tenant: TenantId,
     external_id: &str,
     now: i64,
-) -> Result<i64, StoreError> {
-    const FIND: &str = "SELECT id FROM stations WHERE tenant_id = $1 AND external_id = $2";
-    if let Some(row) = query_opt(c, FIND, &[&tenant, &external_id]).await? {
-        return Ok(row.try_get(0)?);
+) -> Result<(i64, Tz), StoreError> {
+    let find = format!(
+        "SELECT st.id, {STATION_ZONE} FROM stations st WHERE st.tenant_id = $1 AND st.external_id = $2"
+    );
+    let found = |row: Row| -> Result<(i64, Tz), StoreError> {
+        Ok((row.try_get(0)?, zone_of(row.try_get::<_, Option<&str>>(1)?)))
+    };
+    if let Some(row) = query_opt(c, &find, &[&tenant, &external_id]).await? {
+        return found(row);
     }
     // A concurrent first sight inserts the same key: wait for it, then find it.
-    let inserted = query_opt(
+    execute(
         c,
         "INSERT INTO stations (uuid, tenant_id, external_id, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, external_id) DO NOTHING RETURNING id",
+         ON CONFLICT (tenant_id, external_id) DO NOTHING",
         &[&Uuid::now_v7(), &tenant, &external_id, &now],
     )
     .await?;
-    match inserted {
-        Some(row) => Ok(row.try_get(0)?),
-        None => Ok(query_one(c, FIND, &[&tenant, &external_id]).await?.try_get(0)?),
-    }
+    found(query_one(c, &find, &[&tenant, &external_id]).await?)
 }
 
 impl Contribution {
@@ -290,7 +300,7 @@ pub(super) async fn patch_metadata(
 ) -> Result<StationRow, StoreError> {
     let station_id = match find(c, tenant, id).await {
         Ok((station_id, _)) => station_id,
-        Err(StoreError::NotFound) => ensure(c, tenant, id, now).await?,
+        Err(StoreError::NotFound) => ensure(c, tenant, id, now).await?.0,
         Err(e) => return Err(e),
     };
     let row = query_one(
@@ -310,6 +320,9 @@ pub(super) async fn patch_metadata(
         &[&station_id, &serde_json::to_string(&metadata)?],
     )
     .await?;
+    if patch.contains_key("time_zone") {
+        super::health::redate(c, tenant, Some(station_id), now).await?;
+    }
     Ok(find(c, tenant, id).await?.1)
 }
 

@@ -31,7 +31,8 @@ impl Store for PostgresStore {
         tenant: TenantId,
         settings: TenantSettings,
     ) -> Result<Tenant, StoreError> {
-        tenants::update_settings(&self.client().await?, tenant, settings).await
+        in_transaction!(self, |tx| tenants::update_settings(&tx, tenant, settings, now())
+            .await?)
     }
 
     async fn load_session(

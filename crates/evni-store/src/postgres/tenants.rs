@@ -65,15 +65,17 @@ pub(super) async fn update_settings(
     client: &impl GenericClient,
     id: TenantId,
     settings: TenantSettings,
+    now: i64,
 ) -> Result<Tenant, StoreError> {
-    let changed = execute(
+    let before = by_id(client, id).await?;
+    execute(
         client,
         "UPDATE tenants SET settings = $2 WHERE id = $1",
         &[&id, &serde_json::to_string(&settings)?],
     )
     .await?;
-    if changed == 0 {
-        return Err(StoreError::NotFound);
+    if before.settings.time_zone != settings.time_zone {
+        super::health::redate(client, id, None, now).await?;
     }
     by_id(client, id).await
 }

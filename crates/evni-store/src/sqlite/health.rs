@@ -8,7 +8,8 @@ use super::{stations, webhooks};
 use crate::health::*;
 use crate::model::*;
 use crate::station_days::{
-    is_resolved, median, move_plateau, signature, AnomalyEvent, DayContribution, MICROS_PER_DAY,
+    instants_of_days, is_resolved, local_starts, median, move_plateau, signature, utc_offset, zone_of,
+    AnomalyEvent, DayContribution,
 };
 use crate::StoreError;
 
@@ -175,6 +176,13 @@ pub(super) fn history(
     to_day: i64,
 ) -> Result<StationHistory, StoreError> {
     let (station_id, row) = stations::find(conn, tenant, station)?;
+    let zone: Option<String> = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM stations st WHERE st.id = ?1",
+            stations::STATION_ZONE
+        ))?
+        .query_row([station_id], |r| r.get(0))?;
+    let zone = zone_of(zone.as_deref());
     let mut stmt = conn.prepare_cached(
         "SELECT day, connector_id, sessions, energy_kwh, zero_sessions, anomalous_sessions, plateaus_kw,
                 median_plateau_kw
@@ -203,7 +211,13 @@ pub(super) fn history(
         },
         days,
         tenant_last_day: tenant_last_day(conn, tenant)?,
-        zero_starts: zero_starts(conn, station_id, from_day, to_day)?,
+        zero_starts: local_starts(
+            zero_starts(conn, station_id, from_day, to_day)?,
+            zone,
+            from_day,
+            to_day,
+        ),
+        utc_offset_seconds: utc_offset(chrono::Utc::now().timestamp_micros(), zone),
     })
 }
 
@@ -221,10 +235,7 @@ fn zero_starts(
            AND day_contribution LIKE '%\"is_zero\":true%'
          ORDER BY started_at",
     )?;
-    let (from, to) = (
-        from_day.saturating_mul(MICROS_PER_DAY),
-        to_day.saturating_add(1).saturating_mul(MICROS_PER_DAY),
-    );
+    let (from, to) = instants_of_days(from_day, to_day);
     let rows = stmt.query_map(params![station_id, from, to], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -462,4 +473,38 @@ pub(super) fn anomalies(
         page: page.page,
         page_size: page.page_size,
     })
+}
+
+/// Moves the day contributions of the tenant's sessions (of one station, or
+/// of all) to their days in their station's zone as it is now: after a
+/// station's or the tenant's `time_zone` changed. Runs in the change's
+/// transaction; returns how many sessions moved.
+pub(super) fn redate(
+    conn: &Connection,
+    tenant: TenantId,
+    station_id: Option<i64>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let rows: Vec<(i64, String, i64, Option<String>)> = conn
+        .prepare_cached(&format!(
+            "SELECT s.id, s.day_contribution, s.started_at, {}
+             FROM sessions s JOIN stations st ON st.id = s.station_id
+             WHERE st.tenant_id = ?1 AND (?2 IS NULL OR st.id = ?2) AND s.day_contribution IS NOT NULL",
+            stations::STATION_ZONE
+        ))?
+        .query_map(params![tenant.to_string(), station_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut moved = 0;
+    for (id, text, started_at, zone) in rows {
+        let Some((old, new)) = DayContribution::redated(&text, started_at, zone.as_deref())? else {
+            continue;
+        };
+        record_session(conn, tenant, Some(&old), Some(&new), now)?;
+        conn.prepare_cached("UPDATE sessions SET day_contribution = ?2 WHERE id = ?1")?
+            .execute(params![id, DayContribution::text(Some(&new))?])?;
+        moved += 1;
+    }
+    Ok(moved)
 }

@@ -10,8 +10,9 @@ use super::stations::{self, Contribution};
 use crate::model::*;
 use crate::session_list;
 use crate::session_write::{self, InferenceRow};
-use crate::station_days::DayContribution;
+use crate::station_days::{zone_of, DayContribution};
 use crate::StoreError;
+use chrono_tz::Tz;
 
 const HEADER_COLUMNS: &str =
     "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
@@ -30,6 +31,8 @@ struct Current {
     contribution: Contribution,
     day: Option<DayContribution>,
     latest_inference_id: Option<i64>,
+    /// The station's zone, which sets its days.
+    zone: Tz,
 }
 
 /// Applies one [`SessionWrite`]; runs inside the writer's transaction.
@@ -37,9 +40,9 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
     let header = &write.header;
     let current = current_row(conn, write.tenant, &header.external_id)?;
     session_write::check_version(write.expected_version, current.as_ref().map(|c| c.version))?;
-    let station_id = match &current {
+    let (station_id, zone) = match &current {
         Some(current) if current.station_external_id == header.station_external_id => {
-            current.contribution.station_id
+            (current.contribution.station_id, current.zone)
         }
         _ => stations::ensure(conn, write.tenant, &header.station_external_id, now)?,
     };
@@ -60,7 +63,7 @@ pub(super) fn write(conn: &Connection, write: &SessionWrite, now: i64) -> Result
         )?),
         _ => None,
     };
-    let day = session_write::day_contribution(write, station_id);
+    let day = session_write::day_contribution(write, station_id, zone);
     let day_text = DayContribution::text(day.as_ref())?;
     let inference = InferenceRow::of(write, &anomalies, now);
 
@@ -354,12 +357,13 @@ fn current_row(
     tenant: TenantId,
     external_id: &str,
 ) -> Result<Option<Current>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT s.id, s.version, s.station_id, s.connector_id, s.is_anomaly, s.categories, s.anomaly_score,
-                s.started_at, st.external_id, s.day_contribution, s.latest_inference_id
+                s.started_at, st.external_id, s.day_contribution, s.latest_inference_id, {}
          FROM sessions s JOIN stations st ON st.id = s.station_id
          WHERE s.tenant_id = ?1 AND s.external_id = ?2",
-    )?;
+        stations::STATION_ZONE
+    ))?;
     let mut rows = stmt.query(params![tenant.to_string(), external_id])?;
     let Some(row) = rows.next()? else { return Ok(None) };
     Ok(Some(Current {
@@ -376,6 +380,7 @@ fn current_row(
         },
         day: DayContribution::parse(row.get::<_, Option<String>>(9)?.as_deref())?,
         latest_inference_id: row.get(10)?,
+        zone: zone_of(row.get::<_, Option<String>>(11)?.as_deref()),
     }))
 }
 

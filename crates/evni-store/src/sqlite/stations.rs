@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use chrono_tz::Tz;
 use evni_domain::AnomalyCategory;
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::codec;
 use crate::model::*;
+use crate::station_days::zone_of;
 use crate::StoreError;
 
 /// What one session adds to the aggregates of its station.
@@ -32,25 +34,37 @@ impl Contribution {
 }
 
 /// The station's row id, creating the station on first sight.
+/// A station's effective IANA time zone name: its metadata's, else its
+/// tenant's setting (NULL: UTC). `st` is the station.
+pub(super) const STATION_ZONE: &str = "COALESCE(json_extract(st.metadata, '$.time_zone'),
+     (SELECT json_extract(t.settings, '$.time_zone') FROM tenants t WHERE t.id = st.tenant_id))";
+
+/// The station's id and zone, created if needed.
 pub(super) fn ensure(
     conn: &Connection,
     tenant: TenantId,
     external_id: &str,
     now: i64,
-) -> Result<i64, StoreError> {
+) -> Result<(i64, Tz), StoreError> {
     let tenant = tenant.to_string();
-    let found = conn
-        .prepare_cached("SELECT id FROM stations WHERE tenant_id = ?1 AND external_id = ?2")?
-        .query_row(params![tenant, external_id], |r| r.get(0))
-        .optional()?;
-    if let Some(id) = found {
-        return Ok(id);
+    let find = |conn: &Connection| -> Result<Option<(i64, Tz)>, StoreError> {
+        Ok(conn
+            .prepare_cached(&format!(
+                "SELECT st.id, {STATION_ZONE} FROM stations st WHERE st.tenant_id = ?1 AND st.external_id = ?2"
+            ))?
+            .query_row(params![tenant, external_id], |r| {
+                Ok((r.get(0)?, zone_of(r.get::<_, Option<String>>(1)?.as_deref())))
+            })
+            .optional()?)
+    };
+    if let Some(found) = find(conn)? {
+        return Ok(found);
     }
     conn.prepare_cached(
         "INSERT INTO stations (uuid, tenant_id, external_id, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![Uuid::now_v7().to_string(), tenant, external_id, now])?;
-    Ok(conn.last_insert_rowid())
+    find(conn)?.ok_or(StoreError::NotFound)
 }
 
 /// Moves the aggregates from `old` (none for a new session) to `new`.
@@ -240,7 +254,7 @@ pub(super) fn patch_metadata(
     let (station_id, current) = match find(conn, tenant, id) {
         Ok(found) => found,
         Err(StoreError::NotFound) => {
-            let station_id = ensure(conn, tenant, id, now)?;
+            let (station_id, _) = ensure(conn, tenant, id, now)?;
             let row = find(conn, tenant, id)?.1;
             (station_id, row)
         }
@@ -253,6 +267,9 @@ pub(super) fn patch_metadata(
     merge_patch(&mut metadata, patch);
     conn.prepare_cached("UPDATE stations SET metadata = ?2 WHERE id = ?1")?
         .execute(params![station_id, serde_json::to_string(&metadata)?])?;
+    if patch.contains_key("time_zone") {
+        super::health::redate(conn, tenant, Some(station_id), now)?;
+    }
     Ok(find(conn, tenant, id)?.1)
 }
 

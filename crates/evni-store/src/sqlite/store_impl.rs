@@ -40,7 +40,7 @@ impl Store for SqliteStore {
         settings: TenantSettings,
     ) -> Result<Tenant, StoreError> {
         self.writer
-            .write(move |conn| tenants::update_settings(conn, tenant, settings))
+            .write(move |conn| tenants::update_settings(conn, tenant, settings.clone(), now()))
             .await
     }
 

@@ -63,12 +63,13 @@ pub(super) fn update_settings(
     conn: &Connection,
     id: TenantId,
     settings: TenantSettings,
+    now: i64,
 ) -> Result<Tenant, StoreError> {
-    let changed = conn
-        .prepare_cached("UPDATE tenants SET settings = ?2 WHERE id = ?1")?
+    let before = by_id(conn, id)?;
+    conn.prepare_cached("UPDATE tenants SET settings = ?2 WHERE id = ?1")?
         .execute(params![id.to_string(), serde_json::to_string(&settings)?])?;
-    if changed == 0 {
-        return Err(StoreError::NotFound);
+    if before.settings.time_zone != settings.time_zone {
+        super::health::redate(conn, id, None, now)?;
     }
     by_id(conn, id)
 }

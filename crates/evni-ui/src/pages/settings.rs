@@ -1,5 +1,5 @@
-//! /ui/settings: the tenant's anomaly threshold, changed by admins through
-//! the API's own PATCH /v1/settings handler.
+//! /ui/settings: the tenant's anomaly threshold and time zone, changed by
+//! admins through the API's own PATCH /v1/settings handler.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -22,8 +22,11 @@ use crate::session::Ui;
 struct SettingsPage {
     chrome: Chrome,
     threshold: String,
+    time_zone: String,
     can_change: bool,
-    error: Option<String>,
+    /// The API's complaint about the threshold, and about the zone.
+    threshold_error: Option<String>,
+    time_zone_error: Option<String>,
     saved: bool,
 }
 
@@ -42,8 +45,10 @@ pub async fn page(
     let page = SettingsPage {
         chrome: Chrome::new(&ui, Nav::Settings),
         threshold: current.anomaly_threshold.to_string(),
+        time_zone: current.time_zone,
         can_change: ui.can(Scope::Admin),
-        error: None,
+        threshold_error: None,
+        time_zone_error: None,
         saved: query.saved.is_some(),
     };
     super::render(&page)
@@ -55,6 +60,8 @@ pub struct SettingsForm {
     csrf: Option<String>,
     #[serde(default)]
     anomaly_threshold: String,
+    #[serde(default)]
+    time_zone: String,
 }
 
 /// POST /ui/settings
@@ -73,17 +80,30 @@ pub async fn save(
         .filter(|v| v.is_finite())
         .and_then(|v| serde_json::Number::from_f64(v).map(Value::Number))
         .unwrap_or_else(|| Value::String(raw.to_string()));
-    let body = JsonBody(Bytes::from(
-        serde_json::json!({ "anomaly_threshold": value }).to_string(),
-    ));
+    // An empty zone field leaves the zone as it is.
+    let zone = form.time_zone.trim();
+    let mut patch = serde_json::json!({ "anomaly_threshold": value });
+    if !zone.is_empty() {
+        patch["time_zone"] = zone.into();
+    }
+    let body = JsonBody(Bytes::from(patch.to_string()));
     match settings::patch(State(state), ui.caller.clone(), body).await {
         Ok(_) => Ok(Redirect::to("/ui/settings?saved=1").into_response()),
         Err(ApiError::Validation(errors)) => {
+            let problem = |field: &str| {
+                errors
+                    .errors
+                    .iter()
+                    .find(|e| e.field == field)
+                    .map(|e| e.problem.clone())
+            };
             let page = SettingsPage {
                 chrome: Chrome::new(&ui, Nav::Settings),
                 threshold: raw.to_string(),
+                time_zone: zone.to_string(),
                 can_change: ui.can(Scope::Admin),
-                error: errors.errors.into_iter().next().map(|e| e.problem),
+                threshold_error: problem("anomaly_threshold"),
+                time_zone_error: problem("time_zone"),
                 saved: false,
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, super::render(&page)?).into_response())

@@ -395,6 +395,45 @@ async fn settings_change_for_admins_only_and_errors_show_by_the_field() {
     assert!(html.contains(r#"value="1.5""#));
     let before = app.get_ok("/v1/settings").await["anomaly_threshold"].clone();
     assert_ne!(before, json!(0.7));
+    // The zone's error shows by its field, and the valid threshold beside
+    // it is not saved either.
+    let bad = post_form(
+        &app,
+        &admin,
+        "/ui/settings",
+        &[
+            ("anomaly_threshold", "0.7"),
+            ("time_zone", "Mars/Olympus"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="time-zone-error" class="field-error" role="alert">must be an IANA"#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"id="threshold-error""#), "{html}");
+    assert_eq!(app.get_ok("/v1/settings").await["anomaly_threshold"], before);
+    let saved = post_form(
+        &app,
+        &admin,
+        "/ui/settings",
+        &[
+            ("anomaly_threshold", "0.6"),
+            ("time_zone", "Europe/Amsterdam"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let now = app.get_ok("/v1/settings").await;
+    assert_eq!(
+        (now["anomaly_threshold"].clone(), now["time_zone"].clone()),
+        (json!(0.6), json!("Europe/Amsterdam"))
+    );
+    let before = now["anomaly_threshold"].clone();
 
     let tenant = app.app_state.engine.store().tenant_by_name("acme").await.unwrap();
     let write = app
@@ -453,12 +492,7 @@ async fn stations_list_their_counts_and_another_tenants_station_is_not_found() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("KWH_DECREASE: 1"), "connector categories: {html}");
     // Daily totals against the baseline, ending with the newest data day.
-    let start = html
-        .find(r#"<script type="application/json" id="daily-data">"#)
-        .unwrap()
-        + 48;
-    let daily: Value =
-        serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()]).unwrap();
+    let daily = daily_of(&html);
     assert_eq!(daily["days"].as_array().unwrap().len(), 60);
     assert_eq!(daily["days"][59], 1_772_150_400, "{daily}");
     assert_eq!(daily["sessions"][59], 2.0, "{daily}");
@@ -1078,4 +1112,87 @@ async fn the_sessions_list_filters_by_category_and_shows_energy_and_categories()
         html.contains(r#"<p id="e-category" class="field-error">"#),
         "{html}"
     );
+}
+
+/// The station page's daily chart data.
+fn daily_of(html: &str) -> Value {
+    let start = html
+        .find(r#"<script type="application/json" id="daily-data">"#)
+        .unwrap()
+        + 48;
+    serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()]).unwrap()
+}
+
+/// The day (Unix seconds of its midnight) and its sessions of the newest
+/// day with sessions on the station's chart.
+async fn newest_station_day(app: &TestApp, cookie: &str, station: &str) -> (i64, u64) {
+    let (status, html) = page(app, cookie, &format!("/ui/stations/{station}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let daily = daily_of(&html);
+    let i = daily["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rposition(|n| n.as_u64() > Some(0))
+        .expect("a day with sessions");
+    (
+        daily["days"][i].as_i64().unwrap(),
+        daily["sessions"][i].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_stations_days_are_its_local_days_and_follow_a_time_zone_change() {
+    const FEB_26: i64 = 1_772_064_000;
+    const FEB_27: i64 = FEB_26 + 86_400;
+    let app = TestApp::spawn().await;
+    let cookie = login(&app, &app.token).await;
+    // 03:00-03:30 UTC on 27 February is the evening of the 26th in Denver.
+    let early = |id: &str| {
+        session(
+            id,
+            "CP-DEN",
+            (0..=30).map(|m| kwh(m - 420, 10.0 + m as f64 * 0.1)).collect(),
+        )
+    };
+    json_ok(app.post("/v1/sessions", &early("den-1")).await).await;
+    assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_27, 1));
+
+    // The station's own zone moves its history to its local days.
+    let zone = |z: Value| json!({"metadata": {"time_zone": z}});
+    json_ok(
+        app.patch("/v1/stations/CP-DEN", &zone(json!("America/Denver")))
+            .await,
+    )
+    .await;
+    assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_26, 1));
+    // A new session lands on its local day as it is written.
+    json_ok(app.post("/v1/sessions", &early("den-2")).await).await;
+    assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_26, 2));
+
+    // Without its own zone the station follows the tenant's setting.
+    json_ok(app.patch("/v1/stations/CP-DEN", &zone(Value::Null)).await).await;
+    assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_27, 2));
+    let set = app
+        .patch("/v1/settings", &json!({"time_zone": "America/Denver"}))
+        .await;
+    assert_eq!(json_ok(set).await["time_zone"], "America/Denver");
+    assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_26, 2));
+
+    // Unknown zones are refused by field, and change nothing.
+    let bad = json_error(
+        app.patch("/v1/settings", &json!({"time_zone": "Mars/Olympus"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(bad.to_string().contains("time_zone"), "{bad}");
+    let bad = json_error(
+        app.patch("/v1/stations/CP-DEN", &zone(json!("GMT+25"))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(bad.to_string().contains("metadata.time_zone"), "{bad}");
+    assert_eq!(app.get_ok("/v1/settings").await["time_zone"], "America/Denver");
+    assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_26, 2));
 }
