@@ -253,3 +253,72 @@ async fn a_change_after_a_run_read_the_data_keeps_the_station_dirty_on(store: &d
         .unwrap();
     assert!(store.dirty_stations(i64::MAX).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn days_are_the_stations_local_days_and_move_with_its_zone() {
+    for backend in common::backends::backends().await {
+        eprintln!("on {}", backend.name);
+        days_are_local_on(backend.store.as_ref()).await;
+    }
+}
+
+async fn days_are_local_on(store: &dyn Store) {
+    let tenant = store.create_tenant("acme").await.unwrap().id;
+    let hour = 3_600_000_000;
+    // 22:00 and 21:00 UTC on the day before T0; the second delivers nothing.
+    for (id, start, energy) in [("a", T0 - 2 * hour, 20.0), ("z", T0 - 3 * hour, 0.0)] {
+        store
+            .write_session(write(
+                tenant,
+                header(id, "1"),
+                None,
+                start,
+                false,
+                facts(energy, 11.0),
+            ))
+            .await
+            .unwrap();
+    }
+    let day_and_sessions = |rows: Vec<Row>| rows.iter().map(|r| (r.0, r.2)).collect::<Vec<_>>();
+    assert_eq!(day_and_sessions(days(store, tenant).await), vec![(-1, 2)]);
+
+    // Tokyo is 9 h ahead: both start on T0's day there, and the zero
+    // session's start is read as Tokyo's wall-clock time.
+    let zone = |z: serde_json::Value| serde_json::json!({ "time_zone": z }).as_object().unwrap().clone();
+    store
+        .patch_station_metadata(tenant, "ST-1", zone("Asia/Tokyo".into()))
+        .await
+        .unwrap();
+    assert_eq!(day_and_sessions(days(store, tenant).await), vec![(0, 2)]);
+    let history = store
+        .station_history(tenant, "ST-1", T0 / DAY - 5, T0 / DAY + 5)
+        .await
+        .unwrap();
+    assert_eq!(history.zero_starts, vec![T0 - 3 * hour + 9 * hour]);
+    assert_eq!(history.utc_offset_seconds, 9 * 3600);
+
+    // The tenant's zone applies to stations without their own.
+    let mut settings = store.tenant_by_id(tenant).await.unwrap().settings;
+    settings.time_zone = Some("America/Denver".into());
+    store.update_tenant_settings(tenant, settings).await.unwrap();
+    assert_eq!(day_and_sessions(days(store, tenant).await), vec![(0, 2)]);
+    store
+        .patch_station_metadata(tenant, "ST-1", zone(serde_json::Value::Null))
+        .await
+        .unwrap();
+    assert_eq!(day_and_sessions(days(store, tenant).await), vec![(-1, 2)]);
+    // A later write of a moved session keeps to the station's days.
+    store
+        .write_session(write(
+            tenant,
+            header("a", "1"),
+            Some(1),
+            T0 - 2 * hour,
+            false,
+            facts(25.0, 11.0),
+        ))
+        .await
+        .unwrap();
+    let rows = days(store, tenant).await;
+    assert_eq!((rows.len(), rows[0].0, rows[0].2, rows[0].3), (1, -1, 2, 25.0));
+}
