@@ -106,11 +106,14 @@ fn held_out(kind: SessionKind, n: usize) -> Vec<data::Sample> {
     data::simulate(&config, 2).unwrap()
 }
 
+/// CSAR-2's claimed recall on novel faults is 0.81-0.90 (docs/models.md);
+/// on this seed it finds 83, 87 and 79 of 100: the bound sits a few points
+/// below, so a model that loses them fails here.
 #[test]
 fn unusual_pattern_fires_on_held_out_novel_faults() {
     let models = Models::base().unwrap();
     for fault in NovelFault::ALL {
-        let samples = held_out(SessionKind::Novel(fault), 20);
+        let samples = held_out(SessionKind::Novel(fault), 100);
         let found = samples
             .iter()
             .filter(|s| {
@@ -125,19 +128,20 @@ fn unusual_pattern_fires_on_held_out_novel_faults() {
                     })
             })
             .count();
-        assert!(found >= 10, "{}: {found} of 20", fault.as_str());
+        assert!(found >= 75, "{}: {found} of 100", fault.as_str());
     }
 }
 
+/// Claimed: 0.2 % false alarms; 1 in 1,000 on this seed; at most 0.3 %.
 #[test]
 fn held_out_clean_sessions_stay_normal() {
     let models = Models::base().unwrap();
-    let samples = held_out(SessionKind::Clean, 200);
+    let samples = held_out(SessionKind::Clean, 1000);
     let alarms = samples
         .iter()
         .filter(|s| matches!(models.analyze(&s.readings, &s.context), Outcome::Analyzed(a) if a.anomaly_score >= 0.5))
         .count();
-    assert!(alarms <= 2, "{alarms} false alarms in 200");
+    assert!(alarms <= 3, "{alarms} false alarms in 1000");
 }
 
 /// Classifying only around the unusual buckets finds exactly the runs that
