@@ -14,6 +14,7 @@ mod session_list;
 mod session_write;
 pub mod sqlite;
 mod station_days;
+mod station_metadata;
 
 use async_trait::async_trait;
 

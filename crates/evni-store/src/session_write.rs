@@ -55,3 +55,14 @@ impl<'a> InferenceRow<'a> {
         })
     }
 }
+
+/// A category recurs at a station when this many other sessions there had
+/// it in the [`RECURRING_WINDOW`] up to the session's start.
+pub(crate) const RECURRING_SESSIONS: i64 = 2;
+pub(crate) const RECURRING_WINDOW: i64 = 30 * 24 * 3600 * 1_000_000;
+
+/// The starts (inclusive) of the other sessions that make a session that
+/// started at `started_at` recurring.
+pub(crate) fn recurrence_window(started_at: i64) -> (i64, i64) {
+    (started_at - RECURRING_WINDOW, started_at)
+}

@@ -19,10 +19,6 @@ const HEADER_COLUMNS: &str =
     "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
      s.created_at, s.version, s.feedback_label";
 
-/// A category recurs when this many other sessions at the station had it.
-const RECURRING_SESSIONS: i64 = 2;
-const RECURRING_WINDOW: i64 = 30 * 24 * 3600 * 1_000_000;
-
 /// The columns of a session row needed to apply a write on top of it.
 struct Current {
     id: i64,
@@ -267,7 +263,7 @@ async fn insert_inference(
     Ok(row.try_get(0)?)
 }
 
-/// Whether any of `categories` was found in at least [`RECURRING_SESSIONS`]
+/// Whether any of `categories` was found in at least [`session_write::RECURRING_SESSIONS`]
 /// other sessions at the station in the 30 days up to `started_at`.
 async fn recurs(
     c: &impl GenericClient,
@@ -276,6 +272,7 @@ async fn recurs(
     categories: &[AnomalyCategory],
     started_at: i64,
 ) -> Result<bool, StoreError> {
+    let (from, to) = session_write::recurrence_window(started_at);
     for category in categories {
         let others: i64 = query_one(
             c,
@@ -285,14 +282,14 @@ async fn recurs(
             &[
                 &station_id,
                 &category.as_str(),
-                &(started_at - RECURRING_WINDOW),
-                &started_at,
+                &from,
+                &to,
                 &session_id.unwrap_or(-1),
             ],
         )
         .await?
         .try_get(0)?;
-        if others >= RECURRING_SESSIONS {
+        if others >= session_write::RECURRING_SESSIONS {
             return Ok(true);
         }
     }

@@ -313,7 +313,7 @@ pub(super) async fn patch_metadata(
         Some(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
-    merge_patch(&mut metadata, patch);
+    crate::station_metadata::merge_patch(&mut metadata, patch);
     execute(
         c,
         "UPDATE stations SET metadata = $2 WHERE id = $1",
@@ -324,32 +324,6 @@ pub(super) async fn patch_metadata(
         super::health::redate(c, tenant, Some(station_id), now).await?;
     }
     Ok(find(c, tenant, id).await?.1)
-}
-
-/// RFC 7396 JSON merge patch of an object.
-fn merge_patch(
-    target: &mut serde_json::Map<String, serde_json::Value>,
-    patch: &serde_json::Map<String, serde_json::Value>,
-) {
-    for (key, value) in patch {
-        match value {
-            serde_json::Value::Null => {
-                target.remove(key);
-            }
-            serde_json::Value::Object(inner) => {
-                let entry = target.entry(key.clone()).or_insert_with(|| serde_json::json!({}));
-                if !entry.is_object() {
-                    *entry = serde_json::json!({});
-                }
-                if let serde_json::Value::Object(map) = entry {
-                    merge_patch(map, inner);
-                }
-            }
-            other => {
-                target.insert(key.clone(), other.clone());
-            }
-        }
-    }
 }
 
 pub(super) async fn metadata(

@@ -18,10 +18,6 @@ const HEADER_COLUMNS: &str =
     "s.id, s.uuid, s.external_id, st.external_id, s.connector_id, s.evse_id, s.metadata, \
      s.created_at, s.version, s.feedback_label";
 
-/// A category recurs when this many other sessions at the station had it.
-const RECURRING_SESSIONS: i64 = 2;
-const RECURRING_WINDOW: i64 = 30 * 24 * 3600 * 1_000_000;
-
 /// The columns of a session row needed to apply a write on top of it.
 struct Current {
     id: i64,
@@ -263,7 +259,7 @@ fn insert_inference(
     Ok(conn.last_insert_rowid())
 }
 
-/// Whether any of `categories` was found in at least [`RECURRING_SESSIONS`]
+/// Whether any of `categories` was found in at least [`session_write::RECURRING_SESSIONS`]
 /// other sessions at the station in the 30 days up to `started_at`.
 fn recurs(
     conn: &Connection,
@@ -276,18 +272,13 @@ fn recurs(
         "SELECT COUNT(*) FROM session_categories
          WHERE station_id = ?1 AND category = ?2 AND started_at >= ?3 AND started_at <= ?4 AND session_id != ?5",
     )?;
+    let (from, to) = session_write::recurrence_window(started_at);
     for category in categories {
         let others: i64 = count.query_row(
-            params![
-                station_id,
-                category.as_str(),
-                started_at - RECURRING_WINDOW,
-                started_at,
-                session_id.unwrap_or(-1)
-            ],
+            params![station_id, category.as_str(), from, to, session_id.unwrap_or(-1)],
             |r| r.get(0),
         )?;
-        if others >= RECURRING_SESSIONS {
+        if others >= session_write::RECURRING_SESSIONS {
             return Ok(true);
         }
     }
