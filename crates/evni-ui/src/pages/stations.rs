@@ -111,6 +111,9 @@ struct StationPage {
     can_edit: bool,
     metadata_action: String,
     powers: Vec<PowerField>,
+    /// The station's own time zone ("" follows the tenant's), for admins.
+    time_zone: String,
+    time_zone_error: Option<String>,
     saved: bool,
 }
 
@@ -126,6 +129,9 @@ struct PowerField {
 struct Edits {
     typed: HashMap<String, String>,
     errors: HashMap<String, String>,
+    /// The time zone as typed, and the API's complaint about it.
+    time_zone: Option<String>,
+    time_zone_error: Option<String>,
 }
 
 struct Health {
@@ -213,6 +219,13 @@ async fn render_detail(
             }
         })
         .collect();
+    let time_zone = edits.time_zone.clone().unwrap_or_else(|| {
+        station
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("time_zone")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    });
     let daily_json = daily(&state, ui, &station.external_station_id).await?;
     let page = StationPage {
         chrome: Chrome::new(ui, Nav::Stations),
@@ -223,6 +236,8 @@ async fn render_detail(
             encode_component(&station.external_station_id)
         ),
         powers,
+        time_zone,
+        time_zone_error: edits.time_zone_error,
         saved,
         sessions_href: format!(
             "/ui/sessions?charging_station_id={}",
@@ -242,8 +257,9 @@ async fn render_detail(
     super::render(&page)
 }
 
-/// POST /ui/stations/{id}/metadata: rated power per connector (kW; empty
-/// clears it), through the API's PATCH /v1/stations/{id}. Admins only.
+/// POST /ui/stations/{id}/metadata: the station's time zone (empty follows
+/// the tenant's) and rated power per connector (kW; empty clears it),
+/// through the API's PATCH /v1/stations/{id}. Admins only.
 pub async fn save_metadata(
     State(state): State<AppState>,
     ui: Ui,
@@ -273,11 +289,30 @@ pub async fn save_metadata(
             (connector.clone(), serde_json::json!({ "rated_power_kw": power }))
         })
         .collect();
-    let body = serde_json::json!({ "metadata": { "connectors": connectors } });
+    // An empty zone follows the tenant's.
+    let typed_zone = form.get("time_zone").map(|z| z.trim().to_string());
+    let mut metadata = serde_json::Map::new();
+    if let Some(zone) = &typed_zone {
+        let zone = if zone.is_empty() {
+            serde_json::Value::Null
+        } else {
+            zone.clone().into()
+        };
+        metadata.insert("time_zone".into(), zone);
+    }
+    if !connectors.is_empty() {
+        metadata.insert("connectors".into(), connectors.into());
+    }
+    let body = serde_json::json!({ "metadata": metadata });
     let body = JsonBody(Bytes::from(body.to_string()));
     match stations::patch(State(state.clone()), ui.caller.clone(), Path(id.clone()), body).await {
         Ok(_) => Ok(Redirect::to(&format!("/ui/stations/{}?saved=1", encode_component(&id))).into_response()),
         Err(ApiError::Validation(refused)) => {
+            let time_zone_error = refused
+                .errors
+                .iter()
+                .find(|e| e.field == "metadata.time_zone")
+                .map(|e| e.problem.clone());
             let errors = refused
                 .errors
                 .into_iter()
@@ -290,7 +325,13 @@ pub async fn save_metadata(
                     Some((connector, e.problem))
                 })
                 .collect();
-            let page = render_detail(&state, &ui, id, Edits { typed, errors }, false).await?;
+            let edits = Edits {
+                typed,
+                errors,
+                time_zone: typed_zone,
+                time_zone_error,
+            };
+            let page = render_detail(&state, &ui, id, edits, false).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(other) => Err(other.into()),

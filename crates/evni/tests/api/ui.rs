@@ -1195,4 +1195,37 @@ async fn a_stations_days_are_its_local_days_and_follow_a_time_zone_change() {
     assert!(bad.to_string().contains("metadata.time_zone"), "{bad}");
     assert_eq!(app.get_ok("/v1/settings").await["time_zone"], "America/Denver");
     assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_26, 2));
+
+    // The station page's form sets the station's own zone, with the API's
+    // error by the field.
+    let (_, html) = page(&app, &cookie, "/ui/stations/CP-DEN").await;
+    let csrf = csrf_of(&html);
+    let action = "/ui/stations/CP-DEN/metadata";
+    let bad = post_form(
+        &app,
+        &cookie,
+        action,
+        &[("time_zone", "Mars/Olympus"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p id="time-zone-error" class="field-error" role="alert">must be an IANA"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="Mars/Olympus""#), "{html}");
+    let saved = post_form(
+        &app,
+        &cookie,
+        action,
+        &[("time_zone", "Asia/Tokyo"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get_ok("/v1/stations/CP-DEN").await["metadata"]["time_zone"],
+        "Asia/Tokyo"
+    );
+    assert_eq!(newest_station_day(&app, &cookie, "CP-DEN").await, (FEB_27, 2));
 }
