@@ -180,7 +180,7 @@ fn validate_station_metadata(patch: &serde_json::Map<String, serde_json::Value>)
     }
     match patch.get("time_zone") {
         None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::String(zone)) if zone.parse::<chrono_tz::Tz>().is_ok() => {}
+        Some(serde_json::Value::String(zone)) if super::settings::is_time_zone(zone) => {}
         Some(_) => errors.push(FieldError::new(
             "metadata.time_zone",
             "must be an IANA time zone name such as \"America/Denver\", or null for the tenant's",
