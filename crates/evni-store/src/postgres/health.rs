@@ -531,13 +531,13 @@ pub(super) async fn anomalies(
 /// Moves the day contributions of the tenant's sessions (of one station, or
 /// of all) to their days in their station's zone as it is now: after a
 /// station's or the tenant's `time_zone` changed. Runs in the change's
-/// transaction; returns how many sessions moved.
+/// transaction.
 pub(super) async fn redate(
     c: &impl GenericClient,
     tenant: TenantId,
     station_id: Option<i64>,
     now: i64,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
     let rows = query(
         c,
         &format!(
@@ -550,7 +550,6 @@ pub(super) async fn redate(
         &[&tenant, &station_id],
     )
     .await?;
-    let mut moved = 0;
     for row in rows {
         let (id, text, started_at): (i64, &str, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let Some((old, new)) = DayContribution::redated(text, started_at, row.try_get(3)?)? else {
@@ -563,7 +562,6 @@ pub(super) async fn redate(
             &[&id, &DayContribution::text(Some(&new))?],
         )
         .await?;
-        moved += 1;
     }
-    Ok(moved)
+    Ok(())
 }

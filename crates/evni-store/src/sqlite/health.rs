@@ -478,13 +478,13 @@ pub(super) fn anomalies(
 /// Moves the day contributions of the tenant's sessions (of one station, or
 /// of all) to their days in their station's zone as it is now: after a
 /// station's or the tenant's `time_zone` changed. Runs in the change's
-/// transaction; returns how many sessions moved.
+/// transaction.
 pub(super) fn redate(
     conn: &Connection,
     tenant: TenantId,
     station_id: Option<i64>,
     now: i64,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
     let rows: Vec<(i64, String, i64, Option<String>)> = conn
         .prepare_cached(&format!(
             "SELECT s.id, s.day_contribution, s.started_at, {}
@@ -496,7 +496,6 @@ pub(super) fn redate(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<Result<_, _>>()?;
-    let mut moved = 0;
     for (id, text, started_at, zone) in rows {
         let Some((old, new)) = DayContribution::redated(&text, started_at, zone.as_deref())? else {
             continue;
@@ -504,7 +503,6 @@ pub(super) fn redate(
         record_session(conn, tenant, Some(&old), Some(&new), now)?;
         conn.prepare_cached("UPDATE sessions SET day_contribution = ?2 WHERE id = ?1")?
             .execute(params![id, DayContribution::text(Some(&new))?])?;
-        moved += 1;
     }
-    Ok(moved)
+    Ok(())
 }
