@@ -62,6 +62,7 @@ impl Modify for BearerAuth {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::routes::health::HealthDoc::openapi());
+    doc.merge(crate::routes::network::NetworkDoc::openapi());
     doc.merge(crate::routes::webhooks::WebhooksDoc::openapi());
     doc.merge(crate::routes::models::ModelsDoc::openapi());
     add_shared_responses(&mut doc);

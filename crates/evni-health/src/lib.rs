@@ -6,6 +6,7 @@
 
 mod deliver;
 pub mod guard;
+mod network;
 mod runner;
 pub mod sign;
 

@@ -48,7 +48,8 @@ impl Health {
         .with_zero_starts(
             &stored.zero_starts,
             self.config.params.retry_gap_minutes * 60_000_000,
-        );
+        )
+        .with_common_movement(stored.common_movement);
         Ok(Loaded {
             external_id: stored.station.external_id,
             history,
@@ -101,17 +102,29 @@ impl Health {
         let params = &self.config.params;
         let now = now_micros();
         // Through UTC tomorrow: the station's local today may be ahead.
-        let Loaded {
-            external_id,
-            history,
-            tenant_last_day,
-            utc_offset_micros,
-        } = self.history(tenant, station, 0, day_of_micros(now) + 1).await?;
+        let mut loaded = self.history(tenant, station, 0, day_of_micros(now) + 1).await?;
         // Only complete days are judged (the station's local days), and none
         // past the tenant's latest data: a day nobody has sent anything for
         // yet is not "silent". Later days in `history` are not read.
-        let yesterday = day_of_micros(now + utc_offset_micros) - 1;
-        let target = tenant_last_day.map_or(yesterday, |last| last.min(yesterday));
+        let yesterday = day_of_micros(now + loaded.utc_offset_micros) - 1;
+        let target = loaded
+            .tenant_last_day
+            .map_or(yesterday, |last| last.min(yesterday));
+        // A day is judged against the network's movement on it: the
+        // network is judged first (and the station's days read again with
+        // its new movements), and the station not past it.
+        let network = match self.store.network_health(tenant).await? {
+            Some(n) if n.judged_through >= target => n.judged_through,
+            _ => {
+                let judged = self.assess_network(tenant).await?;
+                loaded = self.history(tenant, station, 0, day_of_micros(now) + 1).await?;
+                judged
+            }
+        };
+        let target = target.min(network);
+        let Loaded {
+            external_id, history, ..
+        } = loaded;
         let judged = store
             .latest_station_inference(tenant, &external_id)
             .await?
@@ -141,14 +154,23 @@ impl Health {
     /// Whether a stored verdict leaves complete days unjudged (data came
     /// after the run): the API then runs SHADE before answering.
     pub async fn is_behind(&self, tenant: TenantId, latest: &StationInference) -> Result<bool, StoreError> {
-        // The last day complete in every zone (UTC-12 ends last): a day
-        // complete only in the station's zone waits for the scheduler.
+        let judged = judged_through(&latest.detection_details);
+        Ok(match self.complete_everywhere(tenant).await? {
+            Some(target) => judged.is_none_or(|judged| judged < target),
+            None => false,
+        })
+    }
+
+    /// The tenant's last day with data that is complete in every zone
+    /// (UTC-12 ends last): a day complete only in a station's zone waits
+    /// for the scheduler.
+    pub(crate) async fn complete_everywhere(&self, tenant: TenantId) -> Result<Option<i64>, StoreError> {
         let yesterday = day_of_micros(now_micros() - 12 * 3_600_000_000) - 1;
-        let target = match self.store.tenant_last_day(tenant).await? {
-            Some(last) => last.min(yesterday),
-            None => return Ok(false),
-        };
-        Ok(judged_through(&latest.detection_details).is_none_or(|judged| judged < target))
+        Ok(self
+            .store
+            .tenant_last_day(tenant)
+            .await?
+            .map(|last| last.min(yesterday)))
     }
 
     /// One run: judges `from..=as_of` and stores the result.
@@ -234,7 +256,18 @@ impl Health {
             if Instant::now() >= next_full {
                 next_full = Instant::now() + self.config.interval;
                 match self.store.health_stations().await {
-                    Ok(all) => self.assess_all(all).await,
+                    Ok(all) => {
+                        // Every network first, so late data moves it before
+                        // its stations are judged against it.
+                        let mut tenants: Vec<TenantId> = all.iter().map(|s| s.tenant).collect();
+                        tenants.dedup();
+                        for tenant in tenants {
+                            if let Err(e) = self.assess_network(tenant).await {
+                                tracing::warn!(%tenant, error = %e, "network health run failed");
+                            }
+                        }
+                        self.assess_all(all).await
+                    }
                     Err(e) => tracing::warn!(error = %e, "listing stations failed"),
                 }
             }

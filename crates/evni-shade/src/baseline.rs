@@ -14,6 +14,8 @@ pub(crate) struct Baseline {
     pub expected_energy_kwh: f64,
     /// Relative day-to-day spread of energy around its expectation.
     pub energy_cv: f64,
+    /// Relative day-to-day spread of delivering sessions around theirs.
+    pub sessions_cv: f64,
     /// Expected sessions per connector that had sessions in the baseline.
     pub connector_sessions: BTreeMap<String, f64>,
     /// Usual share of zero sessions.
@@ -74,6 +76,19 @@ fn weekday_levels(values: &[(i64, f64)], shrink_weeks: f64) -> (f64, [f64; 7]) {
     (level, factors)
 }
 
+/// The robust spread of each day's value around its weekday expectation,
+/// relative to it.
+fn relative_spread(values: &[(i64, f64)], level: f64, factors: &[f64; 7]) -> Option<f64> {
+    let ratios: Vec<f64> = values
+        .iter()
+        .filter_map(|(d, v)| {
+            let expected = level * factors[d.rem_euclid(7) as usize];
+            (expected > 0.0).then(|| v / expected)
+        })
+        .collect();
+    robust_sd(&ratios)
+}
+
 /// Whether a day is left out of baselines: a day of a significant episode,
 /// so that a fault that persists is not learned as the new normal.
 pub(crate) type Skip = std::collections::BTreeSet<i64>;
@@ -120,20 +135,16 @@ impl Baseline {
         let session_factor = session_factors[weekday];
         let energy = series(&|d| history.day(d).energy_kwh);
         let (energy_level, energy_factors) = weekday_levels(&energy, params.weekday_shrink_weeks);
-        // Spread of each baseline day around its own weekday expectation.
-        let ratios: Vec<f64> = energy
-            .iter()
-            .filter_map(|(d, v)| {
-                let expected = energy_level * energy_factors[d.rem_euclid(7) as usize];
-                (expected > 0.0).then(|| v / expected)
-            })
-            .collect();
-        let expected_sessions = session_level * session_factor;
+        // The network's movement on the day judged (its days of movement
+        // are not in any baseline: `History::moved_days`).
+        let common = history.common(day);
+        let expected_sessions = session_level * session_factor * common;
         let compound = ((1.0 + params.session_energy_cv.powi(2)) / expected_sessions.max(1.0)).sqrt();
-        let energy_cv = robust_sd(&ratios)
+        let energy_cv = relative_spread(&energy, energy_level, &energy_factors)
             .unwrap_or(1.0)
             .max(compound)
             .max(params.min_energy_cv);
+        let sessions_cv = relative_spread(&sessions, session_level, &session_factors).unwrap_or(1.0);
         let mut connector_totals: BTreeMap<String, f64> = BTreeMap::new();
         for &d in &days {
             for (connector, n) in &history.day(d).connector_sessions {
@@ -142,7 +153,7 @@ impl Baseline {
         }
         let connector_sessions = connector_totals
             .into_iter()
-            .map(|(c, total)| (c, total / days.len() as f64 * session_factor))
+            .map(|(c, total)| (c, total / days.len() as f64 * session_factor * common))
             .collect();
 
         let (mut n, mut zero, mut anomalous) = (0.0, 0.0, 0.0);
@@ -200,8 +211,9 @@ impl Baseline {
 
         Some(Baseline {
             expected_sessions,
-            expected_energy_kwh: energy_level * energy_factors[weekday],
+            expected_energy_kwh: energy_level * energy_factors[weekday] * common,
             energy_cv,
+            sessions_cv,
             connector_sessions,
             zero_share,
             anomalous_share,

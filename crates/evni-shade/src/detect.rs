@@ -58,7 +58,7 @@ pub struct DayExpectation {
 }
 
 /// Evidence accumulated over the days of an episode.
-trait Evidence: Sized {
+pub(crate) trait Evidence: Sized {
     fn add(&mut self, day: Self);
     /// Significance relative to the threshold: 1 or more is an anomaly.
     fn strength(&self, params: &Params) -> f64;
@@ -67,7 +67,7 @@ trait Evidence: Sized {
     fn figures(&self, details: &mut Map<String, Value>);
 }
 
-fn round(value: f64, digits: i32) -> f64 {
+pub(crate) fn round(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (value * scale).round() / scale
 }
@@ -235,19 +235,19 @@ impl Evidence for Power {
 }
 
 /// An episode being scanned.
-struct Run<E> {
-    first_day: i64,
-    last_day: i64,
-    detected_on: Option<i64>,
-    evidence: E,
+pub(crate) struct Run<E> {
+    pub first_day: i64,
+    pub last_day: i64,
+    pub detected_on: Option<i64>,
+    pub evidence: E,
 }
 
 /// What scanning one detector found.
-struct Scan<E> {
+pub(crate) struct Scan<E> {
     /// Significant episodes, the last one possibly still going on.
-    episodes: Vec<Run<E>>,
+    pub episodes: Vec<Run<E>>,
     /// An episode still a candidate on `as_of` but not (yet) significant.
-    pending: Option<Run<E>>,
+    pub pending: Option<Run<E>>,
 }
 
 /// Scans `start..=as_of` in order: consecutive candidate days form an
@@ -256,7 +256,7 @@ struct Scan<E> {
 /// the episode's first day while one goes on, so an episode is judged
 /// against what the station did before it. The days of significant
 /// episodes join `skip` and stay out of later baselines.
-fn scan<E: Evidence>(
+pub(crate) fn scan<E: Evidence>(
     start: i64,
     as_of: i64,
     params: &Params,
@@ -313,10 +313,34 @@ fn anomaly<E: Evidence>(
     as_of: i64,
     params: &Params,
 ) -> StationAnomaly {
+    let (score, mut details) = episode_details(("anomaly_type", kind.as_str()), run, as_of, params);
+    if let Some(c) = connector {
+        details.insert("connector_id".into(), json!(c));
+    }
+    run.evidence.figures(&mut details);
+    StationAnomaly {
+        anomaly_type: kind,
+        connector_id: connector.map(str::to_owned),
+        first_day: run.first_day,
+        last_day: run.last_day,
+        detected_on: run.detected_on.unwrap_or(run.last_day),
+        score,
+        details: Value::Object(details),
+    }
+}
+
+/// An episode's score in [0.5, 1] (how far from the baseline, and how
+/// sure) and its details: `(key, kind)` first, then its days and status.
+pub(crate) fn episode_details<E: Evidence>(
+    (key, kind): (&str, &str),
+    run: &Run<E>,
+    as_of: i64,
+    params: &Params,
+) -> (f64, Map<String, Value>) {
     let strength = run.evidence.strength(params);
     let score = 0.5 * (1.0 + run.evidence.magnitude() * (strength / 2.0).min(1.0));
     let mut details = Map::new();
-    details.insert("anomaly_type".into(), json!(kind.as_str()));
+    details.insert(key.into(), json!(kind));
     details.insert("affected_period".into(), json!(day_label(run.first_day)));
     details.insert("affected_days".into(), json!(run.last_day - run.first_day + 1));
     details.insert("last_affected_day".into(), json!(day_label(run.last_day)));
@@ -329,19 +353,7 @@ fn anomaly<E: Evidence>(
     } else {
         details.insert("status".into(), json!("ongoing"));
     }
-    if let Some(c) = connector {
-        details.insert("connector_id".into(), json!(c));
-    }
-    run.evidence.figures(&mut details);
-    StationAnomaly {
-        anomaly_type: kind,
-        connector_id: connector.map(str::to_owned),
-        first_day: run.first_day,
-        last_day: run.last_day,
-        detected_on: run.detected_on.unwrap_or(run.last_day),
-        score: round(score, 4),
-        details: Value::Object(details),
-    }
+    (round(score, 4), details)
 }
 
 /// What the detectors report: episodes still going on at `from - 1` or
@@ -395,8 +407,9 @@ pub fn assess_since(history: &History, from: i64, as_of: i64, params: &Params) -
         closeness: 0.0,
     };
 
-    // Silence first: its days stay out of every detector's baselines.
-    let mut silent_days = Skip::new();
+    // Silence first: its days stay out of every detector's baselines, as
+    // do the days the whole network fell.
+    let mut silent_days: Skip = history.moved_days().collect();
     let silent = |d: i64, anchor: i64, skip: &Skip| -> Option<Missing> {
         let b = baseline(d, anchor, skip)?;
         (history.day(d).delivering() == 0 && b.expected_sessions > 0.0).then_some(Missing {

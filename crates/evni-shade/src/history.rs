@@ -36,6 +36,12 @@ pub struct DayAggregate {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
     days: BTreeMap<i64, DayAggregate>,
+    /// The network's common movement on the days it fell (`network` module):
+    /// what the other stations did against their expectation, in (0, 1].
+    /// A day's expectation is multiplied by it, and such days stay out of
+    /// baselines, so that after a long drop the station learns its new
+    /// level as the network does. Days without an entry: 1.
+    common: BTreeMap<i64, f64>,
 }
 
 impl DayAggregate {
@@ -90,7 +96,10 @@ impl History {
                 (number, day)
             })
             .collect();
-        Self { days }
+        Self {
+            days,
+            common: BTreeMap::new(),
+        }
     }
 
     /// Station days as given; plateaus need not be sorted.
@@ -104,7 +113,41 @@ impl History {
                     (n, d)
                 })
                 .collect(),
+            common: BTreeMap::new(),
         }
+    }
+
+    /// The network's day: delivering sessions, zero sessions and energy
+    /// summed over the stations.
+    pub fn network(stations: &[History]) -> Self {
+        let mut days: BTreeMap<i64, DayAggregate> = BTreeMap::new();
+        for (number, d) in stations.iter().flat_map(|s| s.days.iter()) {
+            let day = days.entry(*number).or_default();
+            day.sessions += d.sessions;
+            day.zero_sessions += d.zero_sessions;
+            day.energy_kwh += d.energy_kwh;
+        }
+        Self {
+            days,
+            common: BTreeMap::new(),
+        }
+    }
+
+    /// The network's common movement on the days it fell, for this
+    /// station: `(day, factor)`, factors in (0, 1].
+    pub fn with_common_movement(mut self, factors: impl IntoIterator<Item = (i64, f64)>) -> Self {
+        self.common = factors.into_iter().collect();
+        self
+    }
+
+    /// The network's common movement on `day`: 1 unless the network fell.
+    pub fn common(&self, day: i64) -> f64 {
+        self.common.get(&day).copied().unwrap_or(1.0)
+    }
+
+    /// The days the network fell, which stay out of baselines.
+    pub(crate) fn moved_days(&self) -> impl Iterator<Item = i64> + '_ {
+        self.common.keys().copied()
     }
 
     /// Counts the zero sessions of each day as events from their starts

@@ -22,10 +22,12 @@
 mod baseline;
 mod detect;
 mod history;
+mod network;
 mod stats;
 
 pub use detect::{assess, assess_since, Assessment, DayExpectation, StationAnomaly};
 pub use history::{ConnectorDay, DayAggregate, History};
+pub use network::{assess_network, CommonMovement, NetworkAssessment, NetworkEvent, NETWORK_DROP};
 
 /// The six station anomaly types of analysis.md §6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -131,6 +133,20 @@ pub struct Params {
     pub power_min_sessions: u32,
     /// Power is judged once the baseline holds this many sessions with a plateau.
     pub power_min_baseline_sessions: usize,
+    /// The network fell on a day below this share of its expected sessions
+    /// (and a station, for the breadth of a drop, below this share of its own)...
+    pub network_drop_ratio: f64,
+    /// ...expecting at least this many sessions.
+    pub network_min_expected_sessions: f64,
+    /// A drop is an event once at least this share of the stations
+    /// expecting `network_station_min_expected` sessions over its days fell...
+    pub network_min_share: f64,
+    pub network_station_min_expected: f64,
+    /// ...and at least this many; a network of fewer stations has no events.
+    pub network_min_stations: usize,
+    /// The lowest common movement a station's day is judged against (a
+    /// floor, so a day of a near-total stop does not scale up a baseline).
+    pub network_min_factor: f64,
 }
 
 impl Default for Params {
@@ -162,6 +178,12 @@ impl Default for Params {
             retry_gap_minutes: 15,
             power_min_sessions: 3,
             power_min_baseline_sessions: 20,
+            network_drop_ratio: 0.5,
+            network_min_expected_sessions: 5.0,
+            network_min_share: 0.5,
+            network_station_min_expected: 2.0,
+            network_min_stations: 3,
+            network_min_factor: 0.1,
         }
     }
 }

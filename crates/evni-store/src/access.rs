@@ -27,7 +27,10 @@ pub trait AccessStore: Send + Sync {
 /// What deleting a tenant removes, children before parents; `{t}` is the
 /// tenant parameter (`?1` or `$1`). A table added later must be added here:
 /// the store test compares every table's rows before and after.
-pub(crate) const DELETE_TENANT: [&str; 22] = [
+pub(crate) const DELETE_TENANT: [&str; 25] = [
+    "DELETE FROM network_movements WHERE tenant_id = {t}",
+    "DELETE FROM network_events WHERE tenant_id = {t}",
+    "DELETE FROM network_health WHERE tenant_id = {t}",
     "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE tenant_id = {t})",
     "DELETE FROM webhook_deliveries WHERE tenant_id = {t}",
     "DELETE FROM webhook_endpoints WHERE tenant_id = {t}",

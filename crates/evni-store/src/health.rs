@@ -7,6 +7,7 @@ use evni_domain::Micros;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Page, PageRequest, TenantId};
+use crate::network::{NetworkHealth, NetworkHistory, NetworkResult, RecordedNetwork};
 use crate::StoreError;
 
 /// A station's dirty mark (the time of its latest change, for SHADE's
@@ -99,6 +100,9 @@ pub struct StationHistory {
     /// The station's offset from UTC now (its `time_zone`), in seconds:
     /// its days are local days, and so is its today.
     pub utc_offset_seconds: i32,
+    /// The network's common movement on the days of the range it fell
+    /// (`(day, factor)`, by day): what the station is judged against.
+    pub common_movement: Vec<(i64, f64)>,
 }
 
 /// One station anomaly found by a run.
@@ -241,6 +245,23 @@ pub trait HealthStore: Send + Sync {
         station: &str,
         result: HealthResult,
     ) -> Result<RecordedHealth, StoreError>;
+    /// The tenant's station days `from_day..=to_day`, for the network.
+    async fn network_history(
+        &self,
+        tenant: TenantId,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<NetworkHistory, StoreError>;
+    /// Stores a network run: the verdict, its events (new ones and
+    /// resolves enqueue their webhooks) and the stations' movements of its
+    /// days, in one transaction.
+    async fn record_network_health(
+        &self,
+        tenant: TenantId,
+        result: NetworkResult,
+    ) -> Result<RecordedNetwork, StoreError>;
+    /// The latest network verdict; `Ok(None)` before the first run.
+    async fn network_health(&self, tenant: TenantId) -> Result<Option<NetworkHealth>, StoreError>;
     /// The latest SHADE result; `Ok(None)` when the station was never analysed.
     async fn latest_station_inference(
         &self,

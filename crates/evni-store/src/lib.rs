@@ -8,6 +8,7 @@ pub mod health;
 pub mod jobs;
 pub mod model;
 pub mod models;
+pub mod network;
 pub mod objects;
 pub mod postgres;
 mod session_list;
@@ -25,6 +26,7 @@ pub use health::*;
 pub use jobs::*;
 pub use model::*;
 pub use models::*;
+pub use network::*;
 
 /// Everything evni persists. Every tenant-scoped method takes the tenant
 /// first; rows of another tenant are invisible (`NotFound`).

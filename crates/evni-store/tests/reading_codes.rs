@@ -50,6 +50,9 @@ async fn version_6_database(path: &Path, rows: &[SpelledRow<'_>]) -> TenantId {
          DROP INDEX sessions_zero_starts;
          DROP INDEX session_categories_by_category;
          DROP INDEX sessions_by_tenant_anomaly_start;
+         DROP TABLE network_movements;
+         DROP TABLE network_events;
+         DROP TABLE network_health;
          DELETE FROM schema_migrations WHERE version >= 7;",
     )
     .unwrap();

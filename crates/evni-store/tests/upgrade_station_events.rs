@@ -51,6 +51,9 @@ async fn deliveries_and_their_attempts_survive_the_upgrade() {
          DROP INDEX sessions_zero_starts;
          DROP INDEX session_categories_by_category;
          DROP INDEX sessions_by_tenant_anomaly_start;
+         DROP TABLE network_movements;
+         DROP TABLE network_events;
+         DROP TABLE network_health;
          DELETE FROM schema_migrations WHERE version >= 9;
          {VERSION_8_DELIVERIES}
          PRAGMA foreign_keys = ON;

@@ -489,6 +489,18 @@ fn report(label: &str, rows: &[Row], episodes: &[Episode], api_events: &Value) {
             evni_shade::day_label(*first),
             evni_shade::day_label(*last)
         );
+        for e in episodes
+            .iter()
+            .filter(|e| overlaps((*first, *last), (e.first, e.first)))
+        {
+            println!(
+                "     {} {} {} ({} d)",
+                e.station,
+                e.kind,
+                evni_shade::day_label(e.first),
+                e.last - e.first + 1
+            );
+        }
     }
     println!("   GET /v1/network/health: {api_events}");
 }

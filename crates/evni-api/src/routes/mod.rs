@@ -6,6 +6,7 @@ pub mod feedback;
 pub mod health;
 pub mod meta;
 pub mod models;
+pub mod network;
 pub mod ocpp;
 pub mod sessions;
 pub mod settings;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/statistics", get(stations::statistics))
         .route("/v1/ocpp/{charging_station_id}", post(ocpp::ingest))
         .merge(health::routes())
+        .merge(network::routes())
         .merge(webhooks::routes())
         .merge(models::routes())
         .route("/healthz", get(meta::healthz))

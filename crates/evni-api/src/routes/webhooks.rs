@@ -20,8 +20,14 @@ use crate::query::Params;
 use crate::AppState;
 
 /// The events an endpoint receives (`station.anomaly_resolved`: an
-/// extension, once when an anomaly's episode is over).
-const EVENTS: [&str; 2] = ["station.anomaly_detected", "station.anomaly_resolved"];
+/// extension, once when an anomaly's episode is over; the network's:
+/// extensions too).
+const EVENTS: [&str; 4] = [
+    "station.anomaly_detected",
+    "station.anomaly_resolved",
+    evni_store::NETWORK_DROP_EVENT,
+    evni_store::NETWORK_RESOLVED_EVENT,
+];
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -239,6 +239,7 @@ pub(super) async fn history(
             to_day,
         ),
         utc_offset_seconds: utc_offset(chrono::Utc::now().timestamp_micros(), zone),
+        common_movement: super::network::movements(c, station_id, from_day, to_day).await?,
     })
 }
 

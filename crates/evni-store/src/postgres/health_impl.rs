@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use evni_domain::Micros;
 
-use super::{health, now, webhooks, PostgresStore};
+use super::{health, network, now, webhooks, PostgresStore};
 use crate::health::*;
 use crate::model::*;
+use crate::network::*;
 use crate::StoreError;
 
 #[async_trait]
@@ -41,6 +42,27 @@ impl HealthStore for PostgresStore {
     ) -> Result<RecordedHealth, StoreError> {
         in_transaction!(self, |tx| health::record(&tx, tenant, station, &result, now())
             .await?)
+    }
+
+    async fn network_history(
+        &self,
+        tenant: TenantId,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<NetworkHistory, StoreError> {
+        network::history(&self.client().await?, tenant, from_day, to_day).await
+    }
+
+    async fn record_network_health(
+        &self,
+        tenant: TenantId,
+        result: NetworkResult,
+    ) -> Result<RecordedNetwork, StoreError> {
+        in_transaction!(self, |tx| network::record(&tx, tenant, &result, now()).await?)
+    }
+
+    async fn network_health(&self, tenant: TenantId) -> Result<Option<NetworkHealth>, StoreError> {
+        network::health(&self.client().await?, tenant).await
     }
 
     async fn latest_station_inference(

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "anomaly_list_index",
         include_str!("migrations/0009_anomaly_list_index.sql"),
     ),
+    (
+        10,
+        "network_health",
+        include_str!("migrations/0010_network_health.sql"),
+    ),
 ];
 
 /// Any fixed number: the key of the advisory lock held while migrating.

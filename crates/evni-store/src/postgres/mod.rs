@@ -29,6 +29,7 @@ mod health_impl;
 mod jobs;
 mod migrate;
 mod models;
+mod network;
 mod sessions;
 mod stations;
 mod store_impl;

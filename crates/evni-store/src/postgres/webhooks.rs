@@ -48,6 +48,20 @@ pub(super) async fn enqueue_anomaly(
     analyzed_at: i64,
     now: i64,
 ) -> Result<usize, StoreError> {
+    let payload = |webhook_id: &str| e.payload(webhook_id, analyzed_at);
+    enqueue_to_all(c, tenant, Some(e.anomaly_id), e.event, payload, now).await
+}
+
+/// Enqueues one delivery of `event` to every endpoint of the tenant, each
+/// body made for its webhook id; returns how many.
+pub(super) async fn enqueue_to_all(
+    c: &impl GenericClient,
+    tenant: TenantId,
+    anomaly: Option<i64>,
+    event: &str,
+    payload: impl Fn(&str) -> serde_json::Value,
+    now: i64,
+) -> Result<usize, StoreError> {
     let endpoints = query(
         c,
         "SELECT id FROM webhook_endpoints WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at",
@@ -57,8 +71,7 @@ pub(super) async fn enqueue_anomaly(
     let mut enqueued = 0;
     for endpoint in endpoints {
         let endpoint: &str = endpoint.try_get(0)?;
-        let payload = |webhook_id: &str| e.payload(webhook_id, analyzed_at);
-        enqueued += insert_delivery(c, tenant, endpoint, Some(e.anomaly_id), e.event, payload, now)
+        enqueued += insert_delivery(c, tenant, endpoint, anomaly, event, &payload, now)
             .await?
             .1;
     }
@@ -192,8 +205,9 @@ pub(super) async fn deliveries(
     .try_get(0)?;
     let rows = query(
         c,
-        // A test event has no anomaly: it names the station its payload does.
-        "SELECT d.id, d.webhook_id, d.event, COALESCE(st.external_id, d.payload::jsonb ->> 'charging_station_id'),
+        // A test event has no anomaly: it names the station its payload does;
+        // a network event names none.
+        "SELECT d.id, d.webhook_id, d.event, COALESCE(st.external_id, d.payload::jsonb ->> 'charging_station_id', ''),
                 d.status, d.payload, d.next_attempt_at, d.created_at, d.delivered_at
          FROM webhook_deliveries d
          LEFT JOIN station_anomalies a ON a.id = d.station_anomaly_id

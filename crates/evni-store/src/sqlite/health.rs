@@ -218,6 +218,7 @@ pub(super) fn history(
             to_day,
         ),
         utc_offset_seconds: utc_offset(chrono::Utc::now().timestamp_micros(), zone),
+        common_movement: super::network::movements(conn, station_id, from_day, to_day)?,
     })
 }
 

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use evni_domain::Micros;
 
-use super::{health, webhooks, SqliteStore};
+use super::{health, network, webhooks, SqliteStore};
 use crate::health::*;
 use crate::model::*;
+use crate::network::*;
 use crate::StoreError;
 
 fn now() -> i64 {
@@ -53,6 +54,31 @@ impl HealthStore for SqliteStore {
         self.writer
             .write(move |conn| health::record(conn, tenant, &station, &result, now()))
             .await
+    }
+
+    async fn network_history(
+        &self,
+        tenant: TenantId,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<NetworkHistory, StoreError> {
+        self.readers
+            .read(move |conn| network::history(conn, tenant, from_day, to_day))
+            .await
+    }
+
+    async fn record_network_health(
+        &self,
+        tenant: TenantId,
+        result: NetworkResult,
+    ) -> Result<RecordedNetwork, StoreError> {
+        self.writer
+            .write(move |conn| network::record(conn, tenant, &result, now()))
+            .await
+    }
+
+    async fn network_health(&self, tenant: TenantId) -> Result<Option<NetworkHealth>, StoreError> {
+        self.readers.read(move |conn| network::health(conn, tenant)).await
     }
 
     async fn latest_station_inference(

@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, Step)] = &[
         "anomaly_list_index",
         Step::Sql(include_str!("migrations/0012_anomaly_list_index.sql")),
     ),
+    (
+        13,
+        "network_health",
+        Step::Sql(include_str!("migrations/0013_network_health.sql")),
+    ),
 ];
 
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {

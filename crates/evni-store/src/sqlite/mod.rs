@@ -16,6 +16,7 @@ mod health_impl;
 mod jobs;
 mod migrate;
 mod models;
+mod network;
 mod readers;
 pub(crate) mod reading_codec;
 mod reading_codes;

@@ -43,6 +43,20 @@ pub(super) fn enqueue_anomaly(
     analyzed_at: i64,
     now: i64,
 ) -> Result<usize, StoreError> {
+    let payload = |webhook_id: &str| e.payload(webhook_id, analyzed_at);
+    enqueue_to_all(conn, tenant, Some(e.anomaly_id), e.event, payload, now)
+}
+
+/// Enqueues one delivery of `event` to every endpoint of the tenant, each
+/// body made for its webhook id; returns how many.
+pub(super) fn enqueue_to_all(
+    conn: &Connection,
+    tenant: TenantId,
+    anomaly: Option<i64>,
+    event: &str,
+    payload: impl Fn(&str) -> serde_json::Value,
+    now: i64,
+) -> Result<usize, StoreError> {
     let endpoints: Vec<String> = {
         let mut stmt = conn.prepare_cached(
             "SELECT id FROM webhook_endpoints WHERE tenant_id = ?1 AND deleted_at IS NULL ORDER BY created_at",
@@ -52,8 +66,7 @@ pub(super) fn enqueue_anomaly(
     };
     let mut enqueued = 0;
     for endpoint in endpoints {
-        let payload = |webhook_id: &str| e.payload(webhook_id, analyzed_at);
-        enqueued += insert_delivery(conn, tenant, &endpoint, Some(e.anomaly_id), e.event, payload, now)?.1;
+        enqueued += insert_delivery(conn, tenant, &endpoint, anomaly, event, &payload, now)?.1;
     }
     Ok(enqueued)
 }
@@ -164,8 +177,9 @@ pub(super) fn deliveries(
         .prepare_cached("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = ?1")?
         .query_row([endpoint], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
-        // A test event has no anomaly: it names the station its payload does.
-        "SELECT d.id, d.webhook_id, d.event, COALESCE(st.external_id, json_extract(d.payload, '$.charging_station_id')),
+        // A test event has no anomaly: it names the station its payload does;
+        // a network event names none.
+        "SELECT d.id, d.webhook_id, d.event, COALESCE(st.external_id, json_extract(d.payload, '$.charging_station_id'), ''),
                 d.status, d.payload, d.next_attempt_at, d.created_at, d.delivered_at
          FROM webhook_deliveries d
          LEFT JOIN station_anomalies a ON a.id = d.station_anomaly_id

@@ -30,7 +30,38 @@ struct OverviewPage {
     /// Totals of the 30 days per category: the chart's reading without script.
     category_totals: Vec<(String, u64)>,
     open_stations: Vec<OpenStation>,
+    network_events: Vec<NetworkEvent>,
     failing: Vec<FailingDelivery>,
+}
+
+/// A network event, from the latest network run.
+struct NetworkEvent {
+    period: String,
+    days: String,
+    status: String,
+    sessions: String,
+    stations: String,
+}
+
+impl NetworkEvent {
+    fn of(details: &serde_json::Value) -> Self {
+        let text = |key: &str| match &details[key] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "—".into(),
+            other => other.to_string(),
+        };
+        Self {
+            period: format!("{} to {}", text("affected_period"), text("last_affected_day")),
+            days: text("affected_days"),
+            status: text("status"),
+            sessions: format!(
+                "{} of {} expected",
+                text("actual_sessions"),
+                text("expected_sessions")
+            ),
+            stations: format!("{} of {}", text("stations_fallen"), text("stations_judged")),
+        }
+    }
 }
 
 struct OpenStation {
@@ -157,6 +188,19 @@ pub async fn page(State(state): State<AppState>, ui: Ui) -> Result<Response, UiE
             station: s.station_external_id,
         })
         .collect();
+    // As stored by the last run: the page does not judge.
+    let network_events = state
+        .engine
+        .store()
+        .network_health(ui.caller.tenant.id)
+        .await?
+        .map(|h| {
+            h.events
+                .iter()
+                .map(|e| NetworkEvent::of(&e.detection_details))
+                .collect()
+        })
+        .unwrap_or_default();
     let stats = stations::statistics(State(state.clone()), ui.caller.clone())
         .await?
         .0;
@@ -170,6 +214,7 @@ pub async fn page(State(state): State<AppState>, ui: Ui) -> Result<Response, UiE
         by_category_json,
         category_totals,
         open_stations,
+        network_events,
         failing,
         anomaly_percent: format!("{:.1} %", stats.anomaly_rate * 100.0),
         stats,

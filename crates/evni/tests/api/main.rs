@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod meta;
 mod models;
+mod network;
 mod ocpp;
 mod ocpp_python;
 mod production;

@@ -38,7 +38,7 @@ fn pair(cookie: &str) -> String {
 }
 
 /// Logs in with `token` as a browser would; returns the session cookie pair.
-async fn login(app: &TestApp, token: &str) -> String {
+pub(crate) async fn login(app: &TestApp, token: &str) -> String {
     let (response, _) = login_response(app, token, &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     pair(set_cookie(&response, "evni_session").expect("session cookie set"))
@@ -60,7 +60,7 @@ async fn login_response(app: &TestApp, token: &str, extra: &[(&str, &str)]) -> (
     (request.send().await.unwrap(), csrf)
 }
 
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
     let response = browser()
         .get(app.url(path))
         .header(header::COOKIE, cookie)

@@ -18,13 +18,13 @@ use crate::helpers::*;
 /// One request the receiver got.
 #[derive(Clone, Debug)]
 pub(crate) struct Received {
-    headers: axum::http::HeaderMap,
-    body: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
 }
 
 /// A receiver on 127.0.0.1:0 that answers 500 to the first `failures`
 /// requests and 200 after.
-async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+pub(crate) async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
     let (app, seen) = receiver_app(failures);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -293,7 +293,12 @@ async fn endpoints_are_managed_by_admins_and_validated() {
     );
     assert_eq!(
         list["items"][0]["events"],
-        json!(["station.anomaly_detected", "station.anomaly_resolved"])
+        json!([
+            "station.anomaly_detected",
+            "station.anomaly_resolved",
+            "network.drop_detected",
+            "network.drop_resolved"
+        ])
     );
 
     let delete = |token: String| {
