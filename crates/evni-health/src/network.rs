@@ -32,7 +32,8 @@ impl Health {
                 day_of_micros(now) + 1,
             )
             .await?;
-        let yesterday = day_of_micros(now + i64::from(loaded.min_utc_offset_seconds) * 1_000_000) - 1;
+        let loaded_offset = loaded.min_utc_offset_seconds;
+        let yesterday = day_of_micros(now + i64::from(loaded_offset) * 1_000_000) - 1;
         let target = loaded
             .tenant_last_day
             .map_or(yesterday, |last| last.min(yesterday));
@@ -48,10 +49,10 @@ impl Health {
             let assessment = evni_shade::assess_network(&histories, from, as_of, params);
             let result = NetworkResult {
                 analyzed_at: now_micros(),
-                from_day: from,
                 judged_through: as_of,
                 is_drop: assessment.is_drop,
                 detection_details: assessment.details,
+                min_utc_offset_seconds: loaded_offset,
                 events: assessment
                     .events
                     .into_iter()
@@ -61,7 +62,7 @@ impl Health {
                         detection_details: e.details,
                     })
                     .collect(),
-                movements_from: assessment.movements_from,
+                rejudged_from: assessment.rejudged_from,
                 movements: assessment
                     .movements
                     .into_iter()

@@ -112,9 +112,13 @@ impl Health {
             .map_or(yesterday, |last| last.min(yesterday));
         // A day is judged against the network's movement on it: the
         // network is judged first (and the station's days read again with
-        // its new movements), and the station not past it.
+        // its new movements), and the station not past it. The network's
+        // day may end later than the station's (a station further west).
+        let network_target = |n: &evni_store::NetworkHealth| {
+            day_of_micros(now + i64::from(n.min_utc_offset_seconds) * 1_000_000) - 1
+        };
         let network = match self.store.network_health(tenant).await? {
-            Some(n) if n.judged_through >= target => n.judged_through,
+            Some(n) if n.judged_through >= target.min(network_target(&n)) => n.judged_through,
             _ => {
                 let judged = self.assess_network(tenant).await?;
                 loaded = self.history(tenant, station, 0, day_of_micros(now) + 1).await?;

@@ -157,7 +157,12 @@ impl Evidence for Count {
     }
     fn strength(&self, params: &Params) -> f64 {
         let p = count_upper_tail(self.count, self.expected, self.dispersion).max(1e-300);
-        p.ln() / params.alpha.ln()
+        let strength = p.ln() / params.alpha.ln();
+        if self.count < params.count_min_events {
+            strength.min(0.99)
+        } else {
+            strength
+        }
     }
     fn magnitude(&self) -> f64 {
         (1.0 - self.expected / self.count.max(1) as f64).clamp(0.0, 1.0)

@@ -112,6 +112,10 @@ pub struct Params {
     pub share_min: f64,
     /// ...with at least this many such sessions.
     pub share_min_sessions: u32,
+    /// An episode of such sessions (zero: events) is an anomaly with at
+    /// least this many, however unlikely fewer were: nobody sends a
+    /// technician for two failed starts.
+    pub count_min_events: u32,
     /// Prior of the baseline shares, as sessions at the prior share.
     pub share_prior_sessions: f64,
     pub zero_prior_share: f64,
@@ -168,6 +172,7 @@ impl Default for Params {
             share_ratio: 3.0,
             share_min: 0.2,
             share_min_sessions: 2,
+            count_min_events: 3,
             share_prior_sessions: 50.0,
             zero_prior_share: 0.03,
             anomalous_prior_share: 0.05,

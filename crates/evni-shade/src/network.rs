@@ -48,19 +48,21 @@ pub struct CommonMovement {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkAssessment {
     pub as_of: i64,
-    /// Events going on in the range (also one that started earlier), oldest first.
+    /// Events going on in the range (also one that started earlier), and
+    /// every event starting on `rejudged_from` or later, oldest first.
     pub events: Vec<NetworkEvent>,
     /// Whether an event is going on on `as_of`.
     pub is_drop: bool,
     /// The ongoing event's details, or the latest day's figures.
     pub details: Value,
-    /// Each station's common movement on the days `movements_from..=as_of`
+    /// Each station's common movement on the days `rejudged_from..=as_of`
     /// that belong to an event, or to a drop still going on at `as_of` that
     /// may become one.
     pub movements: Vec<CommonMovement>,
-    /// `from - params.window_days`: a drop still going on at the end of
-    /// the previous run is judged again.
-    pub movements_from: i64,
+    /// `from - params.window_days`: the events starting and the movements
+    /// on these days are given again (the previous run's last days may
+    /// have been judged on data still arriving).
+    pub rejudged_from: i64,
 }
 
 /// The network's deficit over an episode, and how broad it is.
@@ -136,9 +138,10 @@ pub fn assess_network(stations: &[History], from: i64, as_of: i64, params: &Para
         .max(from - params.lookback_days)
         .min(from);
     let mut movements = Vec::new();
-    // A drop still going on at the end of the previous run may have come
-    // to nothing: its days are given again.
-    let movements_from = from - params.window_days;
+    // The previous run's last days may have been judged on data still
+    // arriving (an import), and a drop going on at its end may have come
+    // to nothing: the events and movements of these days are given again.
+    let rejudged_from = from - params.window_days;
     let mut skip = Skip::new();
     let drop = |d: i64, anchor: i64, skip: &Skip| -> Option<Drop> {
         let b = Baseline::of(&network, d, anchor, skip, params)?;
@@ -154,7 +157,7 @@ pub fn assess_network(stations: &[History], from: i64, as_of: i64, params: &Para
                 Some((b.expected_sessions, h.day(d).delivering() as f64))
             })
             .collect();
-        if d >= movements_from {
+        if d >= rejudged_from {
             movements.extend(common_movements(d, &each, params));
         }
         Some(Drop {
@@ -185,7 +188,7 @@ pub fn assess_network(stations: &[History], from: i64, as_of: i64, params: &Para
     let events: Vec<NetworkEvent> = scanned
         .episodes
         .iter()
-        .filter(|run| run.last_day >= from - 1)
+        .filter(|run| run.last_day >= from - 1 || run.first_day >= rejudged_from)
         .map(|run| {
             let (score, mut details) = episode_details(("event_type", NETWORK_DROP), run, as_of, params);
             run.evidence.figures(&mut details);
@@ -209,7 +212,7 @@ pub fn assess_network(stations: &[History], from: i64, as_of: i64, params: &Para
         events,
         details,
         movements,
-        movements_from,
+        rejudged_from,
     }
 }
 

@@ -159,3 +159,29 @@ fn where_a_run_starts_does_not_change_the_events() {
     let late = assess_network(&stations, start() + 75, start() + 99, &Params::default());
     assert_eq!(whole.events, late.events);
 }
+
+#[test]
+fn the_next_run_gives_again_the_events_of_its_rejudged_days() {
+    // A run ends on a day whose data is still arriving (an import): the
+    // network looks silent on it.
+    let full = network(10, 10, 0.1, 60..66);
+    let partial: Vec<History> = network(10, 10, 0.1, 60..66)
+        .into_iter()
+        .map(|h| {
+            let days = (0..70).map(|i| (start() + i, h.day(start() + i).clone()));
+            History::from_days(days)
+        })
+        .collect();
+    let first = assess_network(&partial, start() + 40, start() + 70, &Params::default());
+    assert!(
+        first.events.iter().any(|e| e.first_day == start() + 70),
+        "{:?}",
+        first.events
+    );
+    // The next run, with the day complete, gives every event starting in
+    // its re-judged days: the real one again, the partial day's not.
+    let next = assess_network(&full, start() + 71, start() + 99, &Params::default());
+    assert!(next.rejudged_from <= start() + 60);
+    let firsts: Vec<i64> = next.events.iter().map(|e| e.first_day).collect();
+    assert_eq!(firsts, [start() + 60]);
+}

@@ -16,8 +16,13 @@ fn start() -> i64 {
 /// days (at noon), plus `extra` zero sessions starting at the given
 /// offsets from the start (in microseconds).
 fn station(extra: &[i64]) -> History {
+    station_failing_every(10, extra)
+}
+
+/// As [`station`], with a failed start every `every` days.
+fn station_failing_every(every: i64, extra: &[i64]) -> History {
     let mut starts: Vec<i64> = (0..120)
-        .filter(|i| i % 10 == 5)
+        .filter(|i| i % every == 5)
         .map(|i| (start() + i) * 24 * HOUR + 12 * HOUR)
         .collect();
     starts.extend(extra);
@@ -80,4 +85,22 @@ fn failed_drivers_through_the_day_are_a_surge() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].first_day, start() + 110);
     assert_eq!(found[0].details["zero_session_events"], 4);
+}
+
+#[test]
+fn a_surge_needs_three_failed_starts_however_rare_they_were() {
+    // One failed start in 120 days: two drivers failing on one day are
+    // unlikely (p below 0.001), but too few to send a technician for.
+    let two = station_failing_every(1000, &[at(110, 9, 0), at(110, 17, 0)]);
+    assert!(surges(&two).is_empty(), "{:#?}", surges(&two));
+    let loose = Params {
+        count_min_events: 2,
+        ..Params::default()
+    };
+    let found = assess_since(&two, start() + 100, start() + 119, &loose).anomalies;
+    assert!(found
+        .iter()
+        .any(|a| a.anomaly_type == AnomalyType::ZeroSessionSurge));
+    let three = station_failing_every(1000, &[at(110, 9, 0), at(110, 13, 0), at(110, 17, 0)]);
+    assert_eq!(surges(&three).len(), 1);
 }

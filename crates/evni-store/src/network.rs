@@ -50,19 +50,20 @@ pub struct StationMovement {
     pub factor: f64,
 }
 
-/// The result of one network run over `from_day..=judged_through`.
+/// The result of one network run, through `judged_through`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkResult {
     pub analyzed_at: Micros,
-    pub from_day: i64,
     pub judged_through: i64,
     pub is_drop: bool,
     pub detection_details: serde_json::Value,
+    /// [`NetworkHistory::min_utc_offset_seconds`] of the run's data.
+    pub min_utc_offset_seconds: i32,
     pub events: Vec<FoundNetworkEvent>,
-    /// Every movement of the days `movements_from..=judged_through`: their
-    /// stored ones are replaced.
+    /// Every movement of the days `rejudged_from..=judged_through`: their
+    /// stored ones are replaced, as are the events starting on them.
     pub movements: Vec<StationMovement>,
-    pub movements_from: i64,
+    pub rejudged_from: i64,
 }
 
 /// What a network run stored.
@@ -87,6 +88,9 @@ pub struct NetworkHealth {
     pub analyzed_at: Micros,
     pub is_drop: bool,
     pub detection_details: serde_json::Value,
+    /// As of the last run: the network's day is complete once it is
+    /// complete at this offset from UTC.
+    pub min_utc_offset_seconds: i32,
     pub events: Vec<NetworkEventRow>,
 }
 

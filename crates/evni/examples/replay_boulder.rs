@@ -264,6 +264,7 @@ impl Replay {
                         first,
                         last: day("last_affected_day").unwrap_or(first),
                         detected: day("detected_on"),
+                        count: d["zero_session_events"].as_u64(),
                     });
                 }
                 if items.len() < 100 {
@@ -285,6 +286,8 @@ struct Episode {
     first: i64,
     last: i64,
     detected: Option<i64>,
+    /// Zero-session events of a zero_session_surge.
+    count: Option<u64>,
 }
 
 impl Episode {
@@ -471,8 +474,12 @@ fn report(label: &str, rows: &[Row], episodes: &[Episode], api_events: &Value) {
         outside.len() as f64 / quarters
     );
     for e in &outside {
+        let count = e
+            .count
+            .map(|n| format!(", {n} zero-session events"))
+            .unwrap_or_default();
         println!(
-            "     {} {} {} ({} d)",
+            "     {} {} {} ({} d{count})",
             e.station,
             e.kind,
             evni_shade::day_label(e.first),

@@ -208,6 +208,15 @@ async fn the_dashboard_in_chromium() {
     assert_eq!(daily.attr("data-series").await.unwrap().as_deref(), Some("1"));
     screenshot(&client, "overview").await;
     assert_clean_console(&client, "overview").await;
+    // Network events have their own section; this tenant has none.
+    assert!(text(&client, "#network-events")
+        .await
+        .contains("No network events."));
+    client
+        .execute("document.getElementById('network-h').scrollIntoView();", vec![])
+        .await
+        .unwrap();
+    screenshot(&client, "overview-network").await;
 
     // The sessions list shows the posted sessions.
     client.goto(&app.url("/ui/sessions")).await.unwrap();

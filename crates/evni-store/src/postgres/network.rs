@@ -91,24 +91,27 @@ pub(super) async fn record(
     .await?;
     execute(
         c,
-        "INSERT INTO network_health (tenant_id, judged_through, analyzed_at, is_drop, detection_details)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO network_health (tenant_id, judged_through, analyzed_at, is_drop, detection_details,
+            min_utc_offset_seconds)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (tenant_id) DO UPDATE SET judged_through = excluded.judged_through,
             analyzed_at = excluded.analyzed_at, is_drop = excluded.is_drop,
-            detection_details = excluded.detection_details",
+            detection_details = excluded.detection_details,
+            min_utc_offset_seconds = excluded.min_utc_offset_seconds",
         &[
             &tenant,
             &result.judged_through,
             &result.analyzed_at,
             &result.is_drop,
             &serde_json::to_string(&result.detection_details)?,
+            &result.min_utc_offset_seconds,
         ],
     )
     .await?;
     execute(
         c,
         "DELETE FROM network_movements WHERE tenant_id = $1 AND day >= $2 AND day <= $3",
-        &[&tenant, &result.movements_from, &result.judged_through],
+        &[&tenant, &result.rejudged_from, &result.judged_through],
     )
     .await?;
     // One statement for every movement of the run.
@@ -134,7 +137,7 @@ pub(super) async fn record(
     let stored = query(
         c,
         "SELECT first_day FROM network_events WHERE tenant_id = $1 AND first_day >= $2",
-        &[&tenant, &result.from_day],
+        &[&tenant, &result.rejudged_from],
     )
     .await?
     .iter()
@@ -199,8 +202,8 @@ pub(super) async fn health(
 ) -> Result<Option<NetworkHealth>, StoreError> {
     let Some(verdict) = query_opt(
         c,
-        "SELECT judged_through, analyzed_at, is_drop, detection_details FROM network_health
-         WHERE tenant_id = $1",
+        "SELECT judged_through, analyzed_at, is_drop, detection_details, min_utc_offset_seconds
+         FROM network_health WHERE tenant_id = $1",
         &[&tenant],
     )
     .await?
@@ -229,6 +232,7 @@ pub(super) async fn health(
         analyzed_at: verdict.try_get(1)?,
         is_drop: verdict.try_get(2)?,
         detection_details: serde_json::from_str(verdict.try_get(3)?)?,
+        min_utc_offset_seconds: verdict.try_get(4)?,
         events,
     }))
 }

@@ -74,11 +74,13 @@ pub(super) fn record(
 ) -> Result<RecordedNetwork, StoreError> {
     let tenant_text = tenant.to_string();
     conn.prepare_cached(
-        "INSERT INTO network_health (tenant_id, judged_through, analyzed_at, is_drop, detection_details)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO network_health (tenant_id, judged_through, analyzed_at, is_drop, detection_details,
+            min_utc_offset_seconds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (tenant_id) DO UPDATE SET judged_through = excluded.judged_through,
             analyzed_at = excluded.analyzed_at, is_drop = excluded.is_drop,
-            detection_details = excluded.detection_details",
+            detection_details = excluded.detection_details,
+            min_utc_offset_seconds = excluded.min_utc_offset_seconds",
     )?
     .execute(params![
         tenant_text,
@@ -86,10 +88,11 @@ pub(super) fn record(
         result.analyzed_at,
         result.is_drop,
         serde_json::to_string(&result.detection_details)?,
+        result.min_utc_offset_seconds,
     ])?;
 
     conn.prepare_cached("DELETE FROM network_movements WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3")?
-        .execute(params![tenant_text, result.movements_from, result.judged_through])?;
+        .execute(params![tenant_text, result.rejudged_from, result.judged_through])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO network_movements (station_id, day, tenant_id, factor)
          SELECT st.id, ?3, ?1, ?4 FROM stations st WHERE st.tenant_id = ?1 AND st.external_id = ?2",
@@ -102,7 +105,7 @@ pub(super) fn record(
     // arriving, the last day of an import in progress) is withdrawn.
     let stored: Vec<i64> = conn
         .prepare_cached("SELECT first_day FROM network_events WHERE tenant_id = ?1 AND first_day >= ?2")?
-        .query_map(params![tenant_text, result.from_day], |r| r.get(0))?
+        .query_map(params![tenant_text, result.rejudged_from], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for first_day in withdrawn(stored, result) {
         conn.prepare_cached("DELETE FROM network_events WHERE tenant_id = ?1 AND first_day = ?2")?
@@ -152,16 +155,16 @@ pub(super) fn record(
 
 pub(super) fn health(conn: &Connection, tenant: TenantId) -> Result<Option<NetworkHealth>, StoreError> {
     let tenant_text = tenant.to_string();
-    let verdict: Option<(i64, i64, bool, String)> = conn
+    let verdict: Option<(i64, i64, bool, String, i32)> = conn
         .prepare_cached(
-            "SELECT judged_through, analyzed_at, is_drop, detection_details FROM network_health
-             WHERE tenant_id = ?1",
+            "SELECT judged_through, analyzed_at, is_drop, detection_details, min_utc_offset_seconds
+             FROM network_health WHERE tenant_id = ?1",
         )?
         .query_row([&tenant_text], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    let Some((judged_through, analyzed_at, is_drop, details)) = verdict else {
+    let Some((judged_through, analyzed_at, is_drop, details, min_utc_offset_seconds)) = verdict else {
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
@@ -185,6 +188,7 @@ pub(super) fn health(conn: &Connection, tenant: TenantId) -> Result<Option<Netwo
         analyzed_at,
         is_drop,
         detection_details: serde_json::from_str(&details)?,
+        min_utc_offset_seconds,
         events,
     }))
 }

@@ -4,7 +4,8 @@ CREATE TABLE network_health (
     judged_through     BIGINT NOT NULL,
     analyzed_at        BIGINT NOT NULL,
     is_drop            BOOLEAN NOT NULL,
-    detection_details  TEXT NOT NULL
+    detection_details  TEXT NOT NULL,
+    min_utc_offset_seconds INTEGER NOT NULL
 );
 
 CREATE TABLE network_events (

@@ -6,7 +6,10 @@ CREATE TABLE network_health (
     judged_through     INTEGER NOT NULL,   -- day number
     analyzed_at        INTEGER NOT NULL,
     is_drop            INTEGER NOT NULL,
-    detection_details  TEXT NOT NULL
+    detection_details  TEXT NOT NULL,
+    -- The westernmost station's offset from UTC at the run: when the
+    -- network's next day is complete.
+    min_utc_offset_seconds INTEGER NOT NULL
 );
 
 CREATE TABLE network_events (
