@@ -244,7 +244,9 @@ impl FromRequestParts<AppState> for Caller {
             .get(grant.tenant)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => ApiError::Unauthorized("the token's tenant no longer exists".into()),
+                StoreError::NotFound { .. } => {
+                    ApiError::Unauthorized("the token's tenant no longer exists".into())
+                }
                 other => other.into(),
             })?;
         crate::observe::record_tenant(&tenant.name);

@@ -161,7 +161,7 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::NotFound { entity, id } => ApiError::not_found(entity, &id),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
             StoreError::Database(m) => ApiError::Internal(m),
@@ -172,7 +172,7 @@ impl From<StoreError> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::NotFound => ApiError::NotFound("not found".into()),
+            EngineError::NotFound { entity, id } => ApiError::not_found(entity, &id),
             EngineError::Conflict(m) => ApiError::Conflict(m),
             EngineError::Unavailable(m) => ApiError::Unavailable(m),
             EngineError::Store(e) => e.into(),

@@ -130,7 +130,7 @@ impl Engine {
             Some(registry) => match registry.models_for(tenant).await {
                 Ok(models) => Ok(Some(models)),
                 // The active model's record or artifact is gone: not the session's fault.
-                Err(StoreError::NotFound) => Err(EngineError::Store(StoreError::Database(
+                Err(e) if e.is_not_found() => Err(EngineError::Store(StoreError::Database(
                     "the tenant's active model could not be found".into(),
                 ))),
                 Err(e) => Err(e.into()),
@@ -272,7 +272,10 @@ impl Engine {
                 )));
             }
             (Command::Replace { .. } | Command::Append { .. } | Command::Feedback { .. }, None) => {
-                return Err(EngineError::NotFound)
+                return Err(EngineError::NotFound {
+                    entity: "session",
+                    id: external_id.as_str().to_owned(),
+                })
             }
         };
 

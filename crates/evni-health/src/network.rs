@@ -103,7 +103,7 @@ impl Health {
         self.store
             .network_health(tenant)
             .await?
-            .ok_or(StoreError::NotFound)
+            .ok_or_else(|| StoreError::not_found("network health", tenant))
     }
 }
 

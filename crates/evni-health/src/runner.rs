@@ -148,7 +148,7 @@ impl Health {
                 let latest = store
                     .latest_station_inference(tenant, &external_id)
                     .await?
-                    .ok_or(StoreError::NotFound)?;
+                    .ok_or_else(|| StoreError::not_found("station", station))?;
                 return Ok((recorded, latest));
             }
             from = as_of + 1;

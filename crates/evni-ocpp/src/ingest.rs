@@ -252,7 +252,7 @@ impl Ingest {
     ) -> Result<String, IngestError> {
         let started_at = json!(micros_to_datetime(at));
         match self.engine.store().session_detail(tenant.id, base).await {
-            Err(StoreError::NotFound) => Ok(base.to_owned()),
+            Err(e) if e.is_not_found() => Ok(base.to_owned()),
             Err(e) => Err(e.into()),
             Ok(detail) => {
                 let known = detail
@@ -282,7 +282,7 @@ impl Ingest {
     ) -> Result<Value, IngestError> {
         let current = match self.engine.store().session_detail(tenant.id, id).await {
             Ok(detail) => detail.header.metadata,
-            Err(StoreError::NotFound) => None,
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
         Ok(merge_ocpp(current, ocpp))
@@ -299,7 +299,7 @@ impl Ingest {
         let store = self.engine.store();
         let current = match store.station_metadata(tenant.id, station.as_str()).await {
             Ok(metadata) => metadata,
-            Err(StoreError::NotFound) => None,
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
         let mut ocpp = current

@@ -2,8 +2,10 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("not found")]
-    NotFound,
+    /// No `entity` (a noun: "station", "webhook endpoint") named `id` as
+    /// the caller named it, for the tenant.
+    #[error("{entity} '{id}' not found")]
+    NotFound { entity: &'static str, id: String },
     /// A unique key exists already, or an optimistic version check failed.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -12,6 +14,19 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(String),
+}
+
+impl StoreError {
+    pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
+        StoreError::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -145,7 +145,7 @@ pub fn upload_path(tenant: crate::TenantId, upload_id: &str) -> String {
 
 fn object_error(e: object_store::Error) -> StoreError {
     match e {
-        object_store::Error::NotFound { .. } => StoreError::NotFound,
+        object_store::Error::NotFound { path, .. } => StoreError::not_found("object", path),
         other => StoreError::Unavailable(format!("object store: {other}")),
     }
 }
@@ -158,7 +158,10 @@ mod tests {
     async fn a_local_store_keeps_what_it_is_given() {
         let dir = tempfile::tempdir().unwrap();
         let objects = Objects::from_url(&format!("file://{}", dir.path().display())).unwrap();
-        assert!(matches!(objects.get("a/b.bin").await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            objects.get("a/b.bin").await,
+            Err(StoreError::NotFound { .. })
+        ));
         objects.put("a/b.bin", vec![1, 2, 3]).await.unwrap();
         assert_eq!(objects.get("a/b.bin").await.unwrap(), vec![1, 2, 3]);
         assert!(objects.has("a/b.bin", 3).await.unwrap());

@@ -79,7 +79,7 @@ async fn a_failed_write_in_a_group_commit_leaves_no_trace_and_the_others_are_kep
     for i in (1..96).step_by(2) {
         let missing = store.station(tenant, &format!("other-{i}")).await;
         assert!(
-            matches!(missing, Err(StoreError::NotFound)),
+            matches!(missing, Err(StoreError::NotFound { .. })),
             "other-{i}: {missing:?}"
         );
     }

@@ -50,7 +50,7 @@ impl Ui {
 pub async fn caller_for(state: &AppState, token: &str) -> Result<(Caller, Claims), ApiError> {
     let claims = state.keys.verify(token)?;
     let tenant = state.engine.tenants.get(claims.sub).await.map_err(|e| match e {
-        evni_store::StoreError::NotFound => {
+        evni_store::StoreError::NotFound { .. } => {
             ApiError::Unauthorized("the token's tenant no longer exists".into())
         }
         other => other.into(),

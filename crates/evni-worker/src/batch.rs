@@ -115,6 +115,8 @@ async fn analyse(
                 failure("could not be stored; see the server log".into()),
             ))
         }
-        Err(EngineError::NotFound) => Err(SessionError::Permanent(failure("session not found".into()))),
+        Err(EngineError::NotFound { .. }) => {
+            Err(SessionError::Permanent(failure("session not found".into())))
+        }
     }
 }

@@ -72,7 +72,7 @@ impl JobHandler for FineTuneHandler {
             .to_string();
         let store = self.engine.store().clone();
         let record = store.fine_tune(job.tenant, &id).await.map_err(|e| match e {
-            StoreError::NotFound => JobError::Permanent(format!("no fine-tune '{id}'")),
+            StoreError::NotFound { .. } => JobError::Permanent(format!("no fine-tune '{id}'")),
             other => other.into(),
         })?;
         if record.result_model_id.is_some() {
@@ -83,7 +83,7 @@ impl JobHandler for FineTuneHandler {
             .model(job.tenant, &record.base_model_id)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => {
+                StoreError::NotFound { .. } => {
                     JobError::Permanent(format!("the base model '{}' is gone", record.base_model_id))
                 }
                 other => other.into(),
@@ -239,7 +239,9 @@ impl FineTuneHandler {
             .get(&upload_path(tenant, upload_id))
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => JobError::Permanent(format!("the upload '{upload_id}' is gone")),
+                StoreError::NotFound { .. } => {
+                    JobError::Permanent(format!("the upload '{upload_id}' is gone"))
+                }
                 other => other.into(),
             })?;
         let store = self.engine.store();
@@ -290,7 +292,7 @@ async fn context(
                 .station_metadata(tenant, &header.station_external_id)
                 .await
                 .or_else(|e| match e {
-                    StoreError::NotFound => Ok(None),
+                    StoreError::NotFound { .. } => Ok(None),
                     other => Err(other),
                 })?;
             stations.insert(header.station_external_id.clone(), metadata.clone());

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use evni_domain::micros_to_datetime;
-use evni_store::{BatchSession, BatchStatus, NewBatch, PageRequest, StoreError};
+use evni_store::{BatchSession, BatchStatus, NewBatch, PageRequest};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -124,11 +124,7 @@ pub async fn status(
         .engine
         .store()
         .batch_status(caller.tenant.id, &batch_id, page)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("batch", &batch_id),
-            other => other.into(),
-        })?;
+        .await?;
     let status = batch_state(&batch);
     let results = batch
         .results

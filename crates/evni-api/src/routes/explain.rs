@@ -7,7 +7,7 @@ use axum::Json;
 use evni_analysis::SessionContext;
 use evni_domain::{FieldError, ValidationErrors};
 use evni_explain::Input;
-use evni_store::{ConnectorRow, SessionDetail, StoreError};
+use evni_store::{ConnectorRow, SessionDetail};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -141,13 +141,10 @@ impl Session {
     async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Self, ApiError> {
         let store = state.engine.store();
         let tenant = caller.tenant.id;
-        let detail = store.session_detail(tenant, id).await.map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("session", id),
-            other => other.into(),
-        })?;
+        let detail = store.session_detail(tenant, id).await?;
         let station_id = detail.header.station_external_id.as_str();
         let station = match store.station_connectors(tenant, station_id).await {
-            Err(StoreError::NotFound) => Vec::new(),
+            Err(e) if e.is_not_found() => Vec::new(),
             other => other?,
         };
         let rated_power_kw = match evni_engine::session_rated_power_kw(detail.header.metadata.as_ref()) {

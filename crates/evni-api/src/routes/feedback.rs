@@ -98,14 +98,7 @@ pub async fn create(
         label,
         comment: comment.clone(),
     };
-    let session = state
-        .engine
-        .apply(&caller.tenant, &session_id, command)
-        .await
-        .map_err(|e| match e {
-            evni_engine::EngineError::NotFound => ApiError::not_found("session", session_id.as_str()),
-            other => other.into(),
-        })?;
+    let session = state.engine.apply(&caller.tenant, &session_id, command).await?;
     Ok(Json(FeedbackResponse {
         feedback_id: session.feedback_id.map(|id| id.to_string()).unwrap_or_default(),
         session_id: session_id.into_string(),

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use evni_domain::micros_to_datetime;
-use evni_store::{StationInference, StoreError};
+use evni_store::StationInference;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -77,13 +77,6 @@ pub struct StationAnomaliesResponse {
     pub page_size: u32,
 }
 
-fn station_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
-    move |e| match e {
-        StoreError::NotFound => ApiError::not_found("station", id),
-        other => other.into(),
-    }
-}
-
 /// Latest SHADE result for a station. SHADE runs on a schedule and shortly
 /// after a station's data changes; a station never analysed yet, or with
 /// complete days its latest result has not judged, is analysed on this
@@ -101,28 +94,14 @@ pub async fn inference(
 ) -> Result<Json<StationInferenceResponse>, ApiError> {
     caller.require(Scope::Read)?;
     let store = state.engine.store();
-    let latest = store
-        .latest_station_inference(caller.tenant.id, &id)
-        .await
-        .map_err(station_not_found(&id))?;
+    let latest = store.latest_station_inference(caller.tenant.id, &id).await?;
     let behind = match &latest {
-        Some(latest) => state
-            .health
-            .is_behind(caller.tenant.id, latest)
-            .await
-            .map_err(station_not_found(&id))?,
+        Some(latest) => state.health.is_behind(caller.tenant.id, latest).await?,
         None => true,
     };
     let latest = match latest {
         Some(latest) if !behind => latest,
-        _ => {
-            state
-                .health
-                .assess_station(caller.tenant.id, &id)
-                .await
-                .map_err(station_not_found(&id))?
-                .1
-        }
+        _ => state.health.assess_station(caller.tenant.id, &id).await?.1,
     };
     Ok(Json(latest.into()))
 }
@@ -150,8 +129,7 @@ pub async fn anomalies(
         .engine
         .store()
         .station_anomalies(caller.tenant.id, &id, page)
-        .await
-        .map_err(station_not_found(&id))?;
+        .await?;
     Ok(Json(StationAnomaliesResponse {
         items: page
             .items

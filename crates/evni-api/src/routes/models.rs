@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use evni_domain::{micros_to_datetime, FieldError, ValidationErrors};
-use evni_store::{BatchSession, FineTuneRecord, ModelRecord, NewFineTune, StoreError};
+use evni_store::{BatchSession, FineTuneRecord, ModelRecord, NewFineTune};
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use utoipa::{OpenApi, ToSchema};
@@ -134,10 +134,7 @@ async fn find_model(state: &AppState, caller: &Caller, id: &str) -> Result<Model
         .store()
         .model(caller.tenant.id, id)
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("model", id),
-            other => other.into(),
-        })
+        .map_err(ApiError::from)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -455,7 +452,7 @@ pub async fn fine_tune(
                 ));
                 None
             }
-            Err(StoreError::NotFound) => {
+            Err(e) if e.is_not_found() => {
                 errors.push(FieldError::new("base_model_id", format!("no model '{id}'")));
                 None
             }
@@ -645,15 +642,7 @@ pub async fn fine_tune_status(
     Path(job_id): Path<String>,
 ) -> Result<Json<FineTuneStatus>, ApiError> {
     caller.require(Scope::Read)?;
-    let record: FineTuneRecord = state
-        .engine
-        .store()
-        .fine_tune(caller.tenant.id, &job_id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("fine-tune job", &job_id),
-            other => other.into(),
-        })?;
+    let record: FineTuneRecord = state.engine.store().fine_tune(caller.tenant.id, &job_id).await?;
     Ok(Json(fine_tune_view(record)))
 }
 

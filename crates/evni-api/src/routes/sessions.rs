@@ -91,22 +91,11 @@ async fn update(
         ExternalId::parse("session_id", &session_id).map_err(|e| ApiError::Validation(e.into()))?;
     let parsed: MeterValuesIn = body.parse()?;
     let command = requests::meter_values_command(parsed, replace, &state.limits, now())?;
-    let session = state
-        .engine
-        .apply(&caller.tenant, &session_id, command)
-        .await
-        .map_err(|e| not_found_as(e, &session_id))?;
+    let session = state.engine.apply(&caller.tenant, &session_id, command).await?;
     Ok(Json(SessionUpdateResponse::new(
         session_id.as_str(),
         &session.verdict,
     )))
-}
-
-fn not_found_as(e: evni_engine::EngineError, session_id: &ExternalId) -> ApiError {
-    match e {
-        evni_engine::EngineError::NotFound => ApiError::not_found("session", session_id.as_str()),
-        other => other.into(),
-    }
 }
 
 /// List sessions with pagination and filters.
@@ -177,10 +166,6 @@ pub async fn detail(
         .engine
         .store()
         .session_detail(caller.tenant.id, &session_id)
-        .await
-        .map_err(|e| match e {
-            evni_store::StoreError::NotFound => ApiError::not_found("session", &session_id),
-            other => other.into(),
-        })?;
+        .await?;
     Ok(Json(SessionDetailResponse::from(&detail)))
 }

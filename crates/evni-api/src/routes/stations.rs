@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::Json;
 use evni_domain::{ExternalId, FieldError, ValidationErrors};
-use evni_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{Caller, Scope};
@@ -15,13 +14,6 @@ use crate::json::JsonBody;
 use crate::path::Path;
 use crate::query::Params;
 use crate::AppState;
-
-fn station_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
-    move |e| match e {
-        StoreError::NotFound => ApiError::not_found("station", id),
-        other => other.into(),
-    }
-}
 
 /// List stations with aggregated anomaly statistics.
 #[utoipa::path(get, path = "/v1/stations", operation_id = "list_stations", tag = "stations",
@@ -66,14 +58,8 @@ async fn station_detail(
     id: &str,
 ) -> Result<StationDetailResponse, ApiError> {
     let store = state.engine.store();
-    let station = store
-        .station(caller.tenant.id, id)
-        .await
-        .map_err(station_not_found(id))?;
-    let connectors = store
-        .station_connectors(caller.tenant.id, id)
-        .await
-        .map_err(station_not_found(id))?;
+    let station = store.station(caller.tenant.id, id).await?;
+    let connectors = store.station_connectors(caller.tenant.id, id).await?;
     Ok(StationDetailResponse {
         charging_station_id: station.uuid.to_string(),
         external_station_id: station.external_id,
@@ -103,14 +89,8 @@ pub async fn connectors(
 ) -> Result<Json<StationConnectorsResponse>, ApiError> {
     caller.require(Scope::Read)?;
     let store = state.engine.store();
-    let station = store
-        .station(caller.tenant.id, &id)
-        .await
-        .map_err(station_not_found(&id))?;
-    let connectors = store
-        .station_connectors(caller.tenant.id, &id)
-        .await
-        .map_err(station_not_found(&id))?;
+    let station = store.station(caller.tenant.id, &id).await?;
+    let connectors = store.station_connectors(caller.tenant.id, &id).await?;
     Ok(Json(StationConnectorsResponse {
         charging_station_id: station.external_id,
         connectors: connectors

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use evni_domain::{micros_to_datetime, FieldError, ValidationErrors};
-use evni_store::{NewWebhookEndpoint, StoreError, WebhookEndpoint};
+use evni_store::{NewWebhookEndpoint, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -142,13 +142,6 @@ pub struct WebhookTestResponse {
     pub event: &'static str,
 }
 
-fn endpoint_not_found(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
-    move |e| match e {
-        StoreError::NotFound => ApiError::not_found("webhook endpoint", id),
-        other => other.into(),
-    }
-}
-
 /// Register an endpoint for station health events
 /// (`station.anomaly_detected` once per anomaly, and the extension
 /// `station.anomaly_resolved` once when its episode is over). Deliveries are signed per Standard
@@ -240,8 +233,7 @@ pub async fn delete(
         .engine
         .store()
         .delete_webhook_endpoint(caller.tenant.id, &id)
-        .await
-        .map_err(endpoint_not_found(&id))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -266,8 +258,7 @@ pub async fn deliveries(
         .engine
         .store()
         .webhook_deliveries(caller.tenant.id, &id, page)
-        .await
-        .map_err(endpoint_not_found(&id))?;
+        .await?;
     let time = |m: Option<i64>| m.map(micros_to_datetime);
     Ok(Json(WebhookDeliveriesResponse {
         items: page
@@ -315,11 +306,7 @@ pub async fn send_test(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<WebhookTestResponse>), ApiError> {
     caller.require(Scope::Admin)?;
-    let webhook_id = state
-        .health
-        .send_test_event(caller.tenant.id, &id)
-        .await
-        .map_err(endpoint_not_found(&id))?;
+    let webhook_id = state.health.send_test_event(caller.tenant.id, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(WebhookTestResponse {

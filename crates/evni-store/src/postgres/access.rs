@@ -34,7 +34,7 @@ impl AccessStore for PostgresStore {
         )
         .await?;
         if changed == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::not_found("tenant", tenant));
         }
         Ok(())
     }
@@ -56,7 +56,7 @@ impl AccessStore for PostgresStore {
                 deleted = tx.execute(&sql.replace("{t}", "$1"), &[&tenant]).await?;
             }
             if deleted == 0 {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::not_found("tenant", tenant));
             }
         })
     }

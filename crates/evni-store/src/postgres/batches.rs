@@ -125,7 +125,7 @@ pub(super) async fn status(
         &[&tenant, &batch_id],
     )
     .await?
-    .ok_or(StoreError::NotFound)?;
+    .ok_or_else(|| StoreError::not_found("batch", batch_id))?;
     let id: i64 = row.try_get(0)?;
     let results = query(
         c,

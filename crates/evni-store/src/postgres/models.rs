@@ -42,7 +42,7 @@ async fn get(c: &impl GenericClient, tenant: TenantId, id: &str) -> Result<Model
     model_of(
         &query_opt(c, &sql, &[&tenant, &id])
             .await?
-            .ok_or(StoreError::NotFound)?,
+            .ok_or_else(|| StoreError::not_found("model", id))?,
     )
 }
 
@@ -85,7 +85,7 @@ async fn fine_tune(c: &impl GenericClient, tenant: TenantId, id: &str) -> Result
     fine_tune_of(
         &query_opt(c, &sql, &[&tenant, &id])
             .await?
-            .ok_or(StoreError::NotFound)?,
+            .ok_or_else(|| StoreError::not_found("fine-tune job", id))?,
     )
 }
 
@@ -249,7 +249,7 @@ impl ModelStore for PostgresStore {
                 &[&id],
             )
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or_else(|| StoreError::not_found("fine-tune job", id))?;
             if done.try_get::<_, Option<&str>>(0)?.is_none() {
                 insert_model(&tx, &model).await?;
                 execute(

@@ -439,7 +439,7 @@ pub(super) async fn detail(
     if found.is_none() && codec::uuid_key(id).is_some() {
         found = header_where(c, true, tenant, id).await?;
     }
-    let (row_id, header, _, verdict) = found.ok_or(StoreError::NotFound)?;
+    let (row_id, header, _, verdict) = found.ok_or_else(|| StoreError::not_found("session", id))?;
     let readings = readings(c, row_id).await?;
     Ok(SessionDetail {
         header,

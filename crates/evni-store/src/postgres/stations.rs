@@ -211,7 +211,7 @@ pub(super) async fn find(
     );
     match query_opt(c, &sql, &[&tenant, &id, &codec::uuid_key(id)]).await? {
         Some(row) => station_from_row(&row),
-        None => Err(StoreError::NotFound),
+        None => Err(StoreError::not_found("station", id)),
     }
 }
 
@@ -300,7 +300,7 @@ pub(super) async fn patch_metadata(
 ) -> Result<StationRow, StoreError> {
     let station_id = match find(c, tenant, id).await {
         Ok((station_id, _)) => station_id,
-        Err(StoreError::NotFound) => ensure(c, tenant, id, now).await?.0,
+        Err(e) if e.is_not_found() => ensure(c, tenant, id, now).await?.0,
         Err(e) => return Err(e),
     };
     let row = query_one(

@@ -47,13 +47,13 @@ pub(super) async fn create(client: &impl GenericClient, name: &str, now: i64) ->
 pub(super) async fn by_name(client: &impl GenericClient, name: &str) -> Result<Tenant, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE name = $1");
     let row = query_opt(client, &sql, &[&name]).await?;
-    from_row(&row.ok_or(StoreError::NotFound)?)
+    from_row(&row.ok_or_else(|| StoreError::not_found("tenant", name))?)
 }
 
 pub(super) async fn by_id(client: &impl GenericClient, id: TenantId) -> Result<Tenant, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = $1");
     let row = query_opt(client, &sql, &[&id]).await?;
-    from_row(&row.ok_or(StoreError::NotFound)?)
+    from_row(&row.ok_or_else(|| StoreError::not_found("tenant", id))?)
 }
 
 pub(super) async fn list(client: &impl GenericClient) -> Result<Vec<Tenant>, StoreError> {

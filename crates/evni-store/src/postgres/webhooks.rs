@@ -91,7 +91,7 @@ pub(super) async fn enqueue_test(
         &[&tenant, &endpoint],
     )
     .await?
-    .ok_or(StoreError::NotFound)?;
+    .ok_or_else(|| StoreError::not_found("webhook endpoint", endpoint))?;
     let payload = |webhook_id: &str| test_event_payload(webhook_id, now);
     Ok(
         insert_delivery(c, tenant, endpoint, None, TEST_EVENT, payload, now)
@@ -170,7 +170,7 @@ pub(super) async fn delete_endpoint(
     )
     .await?;
     if changed == 0 {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::not_found("webhook endpoint", id));
     }
     execute(
         c,
@@ -195,7 +195,7 @@ pub(super) async fn deliveries(
         &[&tenant, &endpoint],
     )
     .await?
-    .ok_or(StoreError::NotFound)?;
+    .ok_or_else(|| StoreError::not_found("webhook endpoint", endpoint))?;
     let total: i64 = query_one(
         c,
         "SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1",

@@ -54,7 +54,7 @@ impl AccessStore for SqliteStore {
                     .prepare_cached("UPDATE tenants SET disabled_at = ?2 WHERE id = ?1")?
                     .execute(params![tenant.to_string(), disabled.then(now)])?;
                 if changed == 0 {
-                    return Err(StoreError::NotFound);
+                    return Err(StoreError::not_found("tenant", tenant));
                 }
                 Ok(())
             })
@@ -83,7 +83,7 @@ impl AccessStore for SqliteStore {
                     deleted = conn.execute(&sql.replace("{t}", "?1"), params![id])?;
                 }
                 if deleted == 0 {
-                    return Err(StoreError::NotFound);
+                    return Err(StoreError::not_found("tenant", tenant));
                 }
                 Ok(())
             })

@@ -122,7 +122,7 @@ pub(super) fn status(
         })
         .optional()?;
     let Some((id, batch_id, total, processed, failed, created_at, completed_at)) = row else {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::not_found("batch", batch_id));
     };
     let mut stmt = conn.prepare_cached(
         "SELECT result FROM batch_items WHERE batch_id = ?1 AND status != 'pending'

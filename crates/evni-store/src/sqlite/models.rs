@@ -90,7 +90,7 @@ fn get(conn: &Connection, tenant: TenantId, id: &str) -> Result<ModelRecord, Sto
         ))?
         .query_row(params![tenant.to_string(), id], model_of)
         .optional()?;
-    finish(row.ok_or(StoreError::NotFound)?)
+    finish(row.ok_or_else(|| StoreError::not_found("model", id))?)
 }
 
 const FINE_TUNE_SELECT: &str =
@@ -218,7 +218,7 @@ fn fine_tune(conn: &Connection, tenant: TenantId, id: &str) -> Result<FineTuneRe
     ))?
     .query_row(params![tenant.to_string(), id], fine_tune_of)
     .optional()?
-    .ok_or(StoreError::NotFound)?
+    .ok_or_else(|| StoreError::not_found("fine-tune job", id))?
     .into_record()
 }
 
@@ -236,7 +236,7 @@ fn finish_fine_tune(conn: &Connection, id: &str, m: &ModelRecord, now: i64) -> R
         .query_row(params![id], |r| r.get(0))
         .optional()?;
     match done {
-        None => return Err(StoreError::NotFound),
+        None => return Err(StoreError::not_found("fine-tune job", id)),
         Some(Some(_)) => return Ok(()),
         Some(None) => {}
     }

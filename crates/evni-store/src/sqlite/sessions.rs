@@ -400,7 +400,7 @@ pub(super) fn detail(conn: &Connection, tenant: TenantId, id: &str) -> Result<Se
     if found.is_none() && Uuid::parse_str(id).is_ok() {
         found = header_where(conn, "s.uuid = ?2", tenant, &id.to_ascii_lowercase())?;
     }
-    let (row_id, header, _, verdict) = found.ok_or(StoreError::NotFound)?;
+    let (row_id, header, _, verdict) = found.ok_or_else(|| StoreError::not_found("session", id))?;
     let readings = readings(conn, row_id)?;
     Ok(SessionDetail {
         header,

@@ -64,7 +64,7 @@ pub(super) fn ensure(
         "INSERT INTO stations (uuid, tenant_id, external_id, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![Uuid::now_v7().to_string(), tenant, external_id, now])?;
-    find(conn)?.ok_or(StoreError::NotFound)
+    find(conn)?.ok_or_else(|| StoreError::not_found("station", external_id))
 }
 
 /// Moves the aggregates from `old` (none for a new session) to `new`.
@@ -184,7 +184,7 @@ pub(super) fn find(conn: &Connection, tenant: TenantId, id: &str) -> Result<(i64
     let mut rows = stmt.query(params![tenant, id, id.to_ascii_lowercase()])?;
     match rows.next()? {
         Some(row) => station_from_row(row),
-        None => Err(StoreError::NotFound),
+        None => Err(StoreError::not_found("station", id)),
     }
 }
 
@@ -253,7 +253,7 @@ pub(super) fn patch_metadata(
 ) -> Result<StationRow, StoreError> {
     let (station_id, current) = match find(conn, tenant, id) {
         Ok(found) => found,
-        Err(StoreError::NotFound) => {
+        Err(e) if e.is_not_found() => {
             let (station_id, _) = ensure(conn, tenant, id, now)?;
             let row = find(conn, tenant, id)?.1;
             (station_id, row)

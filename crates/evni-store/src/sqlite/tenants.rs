@@ -42,7 +42,7 @@ pub(super) fn by_name(conn: &Connection, name: &str) -> Result<Tenant, StoreErro
         .prepare_cached(&format!("SELECT {COLUMNS} FROM tenants WHERE name = ?1"))?
         .query_row([name], from_row)
         .optional()?;
-    build(row.ok_or(StoreError::NotFound)?)
+    build(row.ok_or_else(|| StoreError::not_found("tenant", name))?)
 }
 
 pub(super) fn by_id(conn: &Connection, id: TenantId) -> Result<Tenant, StoreError> {
@@ -50,7 +50,7 @@ pub(super) fn by_id(conn: &Connection, id: TenantId) -> Result<Tenant, StoreErro
         .prepare_cached(&format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"))?
         .query_row([id.to_string()], from_row)
         .optional()?;
-    build(row.ok_or(StoreError::NotFound)?)
+    build(row.ok_or_else(|| StoreError::not_found("tenant", id))?)
 }
 
 pub(super) fn list(conn: &Connection) -> Result<Vec<Tenant>, StoreError> {

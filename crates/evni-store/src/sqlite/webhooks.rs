@@ -141,7 +141,7 @@ fn find_endpoint(conn: &Connection, tenant: TenantId, id: &str) -> Result<Webhoo
     ))?
     .query_row(params![tenant.to_string(), id], endpoint_from_row)
     .optional()?
-    .ok_or(StoreError::NotFound)
+    .ok_or_else(|| StoreError::not_found("webhook endpoint", id))
 }
 
 pub(super) fn delete_endpoint(
@@ -172,7 +172,7 @@ pub(super) fn deliveries(
         .prepare_cached("SELECT id FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2")?
         .query_row(params![tenant.to_string(), endpoint], |r| r.get(0))
         .optional()?;
-    exists.ok_or(StoreError::NotFound)?;
+    exists.ok_or_else(|| StoreError::not_found("webhook endpoint", endpoint))?;
     let total: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = ?1")?
         .query_row([endpoint], |r| r.get(0))?;

@@ -86,7 +86,7 @@ pub async fn follow(
         .get(claims.tenant)
         .await
         .map_err(|e| match e {
-            evni_store::StoreError::NotFound => {
+            evni_store::StoreError::NotFound { .. } => {
                 ApiError::Unauthorized("the link's tenant no longer exists".into())
             }
             other => other.into(),

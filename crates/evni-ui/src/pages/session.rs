@@ -134,10 +134,7 @@ async fn render(
         .store()
         .session_detail(ui.caller.tenant.id, session_id)
         .await
-        .map_err(|e| match e {
-            evni_store::StoreError::NotFound => ApiError::not_found("session", session_id),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::from)?;
     let header = &detail.header;
     let verdict = SessionAnalysisResponse::new(&header.external_id, &detail.verdict);
     let page = SessionPage {
