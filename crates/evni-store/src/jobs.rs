@@ -3,7 +3,8 @@
 use evni_domain::{Micros, Reading};
 use serde::{Deserialize, Serialize};
 
-use crate::model::TenantId;
+use crate::model::{Page, PageRequest, TenantId};
+use crate::StoreError;
 
 /// Work waiting in the queues, for /metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,4 +122,46 @@ pub struct BatchStatus {
     pub completed_at: Option<Micros>,
     /// Results of processed sessions on the requested page, in batch order.
     pub results: Vec<serde_json::Value>,
+}
+
+/// The [`JobStore`] role: durable jobs and the batches they run.
+#[async_trait::async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a batch and enqueues its jobs in the same transaction; returns
+    /// the public batch id.
+    async fn create_batch(&self, batch: NewBatch) -> Result<String, StoreError>;
+    /// Claims the next runnable job (queued and due, or running with an
+    /// expired lease) for `owner` until `lease_until`.
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<ClaimedJob>, StoreError>;
+    /// Extends a claimed job's lease; `false` when the job is no longer ours.
+    async fn heartbeat_job(&self, id: i64, owner: &str, lease_until: i64) -> Result<bool, StoreError>;
+    async fn complete_job(&self, id: i64, owner: &str) -> Result<(), StoreError>;
+    async fn fail_job(&self, id: i64, owner: &str, failure: JobFailure) -> Result<(), StoreError>;
+    /// The pending sessions of a chunk, with their batch index.
+    async fn batch_sessions(&self, chunk: BatchChunk) -> Result<Vec<(u32, BatchSession)>, StoreError>;
+    /// Records results of a chunk's sessions and advances the batch's
+    /// counters, once per session however often it is called.
+    async fn record_batch_results(
+        &self,
+        batch: i64,
+        results: Vec<(u32, BatchResult)>,
+    ) -> Result<(), StoreError>;
+    /// A batch's progress and one page of its results.
+    async fn batch_status(
+        &self,
+        tenant: TenantId,
+        batch_id: &str,
+        page: PageRequest,
+    ) -> Result<BatchStatus, StoreError>;
+    /// The tenant's batches, newest first, without their results.
+    async fn list_batches(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<BatchStatus>, StoreError>;
 }

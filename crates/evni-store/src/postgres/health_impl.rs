@@ -7,7 +7,7 @@ use super::{health, network, now, webhooks, PostgresStore};
 use crate::health::*;
 use crate::model::*;
 use crate::network::*;
-use crate::StoreError;
+use crate::{StoreError, WebhookStore};
 
 #[async_trait]
 impl HealthStore for PostgresStore {
@@ -81,7 +81,10 @@ impl HealthStore for PostgresStore {
     ) -> Result<Page<StationAnomalyRow>, StoreError> {
         in_transaction!(self, |tx| health::anomalies(&tx, tenant, station, page).await?)
     }
+}
 
+#[async_trait]
+impl WebhookStore for PostgresStore {
     async fn create_webhook_endpoint(
         &self,
         endpoint: NewWebhookEndpoint,

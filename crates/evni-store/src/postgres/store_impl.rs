@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use super::{batches, jobs, now, sessions, stations, tenants, PostgresStore};
 use crate::jobs::*;
 use crate::model::*;
-use crate::{Store, StoreError};
+use crate::{SessionStore, Store, StoreError, TenantStore};
 
 #[async_trait]
-impl Store for PostgresStore {
+impl TenantStore for PostgresStore {
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
         tenants::create(&self.client().await?, name, now()).await
     }
@@ -34,7 +34,10 @@ impl Store for PostgresStore {
         in_transaction!(self, |tx| tenants::update_settings(&tx, tenant, settings, now())
             .await?)
     }
+}
 
+#[async_trait]
+impl SessionStore for PostgresStore {
     async fn load_session(
         &self,
         tenant: TenantId,
@@ -106,7 +109,10 @@ impl Store for PostgresStore {
     async fn statistics(&self, tenant: TenantId) -> Result<Statistics, StoreError> {
         stations::statistics(&self.client().await?, tenant).await
     }
+}
 
+#[async_trait]
+impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         super::query_one(&self.client().await?, "SELECT 1", &[]).await?;
         Ok(())
@@ -127,7 +133,10 @@ impl Store for PostgresStore {
             webhook_deliveries_pending: row.get(2),
         })
     }
+}
 
+#[async_trait]
+impl JobStore for PostgresStore {
     async fn create_batch(&self, batch: NewBatch) -> Result<String, StoreError> {
         in_transaction!(self, |tx| batches::create(&tx, &batch, now()).await?)
     }

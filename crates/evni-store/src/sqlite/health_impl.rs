@@ -7,7 +7,7 @@ use super::{health, network, webhooks, SqliteStore};
 use crate::health::*;
 use crate::model::*;
 use crate::network::*;
-use crate::StoreError;
+use crate::{StoreError, WebhookStore};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -103,7 +103,10 @@ impl HealthStore for SqliteStore {
             .read(move |conn| health::anomalies(conn, tenant, &station, page))
             .await
     }
+}
 
+#[async_trait]
+impl WebhookStore for SqliteStore {
     async fn create_webhook_endpoint(
         &self,
         endpoint: NewWebhookEndpoint,

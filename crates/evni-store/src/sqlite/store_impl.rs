@@ -6,14 +6,14 @@ use async_trait::async_trait;
 use super::{batches, jobs, sessions, stations, tenants, SqliteStore};
 use crate::jobs::*;
 use crate::model::*;
-use crate::{Store, StoreError};
+use crate::{SessionStore, Store, StoreError, TenantStore};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl TenantStore for SqliteStore {
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
         let name = name.to_owned();
         self.writer
@@ -43,7 +43,10 @@ impl Store for SqliteStore {
             .write(move |conn| tenants::update_settings(conn, tenant, settings.clone(), now()))
             .await
     }
+}
 
+#[async_trait]
+impl SessionStore for SqliteStore {
     async fn load_session(
         &self,
         tenant: TenantId,
@@ -134,7 +137,10 @@ impl Store for SqliteStore {
             .read(move |conn| stations::statistics(conn, tenant))
             .await
     }
+}
 
+#[async_trait]
+impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.readers
             .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
@@ -160,7 +166,10 @@ impl Store for SqliteStore {
             })
             .await
     }
+}
 
+#[async_trait]
+impl JobStore for SqliteStore {
     async fn create_batch(&self, batch: NewBatch) -> Result<String, StoreError> {
         self.writer
             .write(move |conn| batches::create(conn, &batch, now()))
