@@ -164,7 +164,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { entity, id } => ApiError::not_found(entity, &id),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            StoreError::Database(m) => ApiError::Internal(m),
+            StoreError::Database { message, .. } => ApiError::Internal(message),
         }
     }
 }

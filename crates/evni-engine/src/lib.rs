@@ -130,8 +130,9 @@ impl Engine {
             Some(registry) => match registry.models_for(tenant).await {
                 Ok(models) => Ok(Some(models)),
                 // The active model's record or artifact is gone: not the session's fault.
-                Err(e) if e.is_not_found() => Err(EngineError::Store(StoreError::Database(
-                    "the tenant's active model could not be found".into(),
+                Err(e) if e.is_not_found() => Err(EngineError::Store(StoreError::caused_by(
+                    "the tenant's active model could not be found",
+                    e,
                 ))),
                 Err(e) => Err(e.into()),
             },

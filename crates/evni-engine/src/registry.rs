@@ -121,7 +121,8 @@ impl ModelRegistry {
     ) -> Result<String, StoreError> {
         let weights_path = format!("{dir}/{}", evni_models::WEIGHTS_FILE);
         let card_path = format!("{dir}/{}", evni_models::CARD_FILE);
-        let mut json = serde_json::to_vec_pretty(card).map_err(|e| StoreError::Database(e.to_string()))?;
+        let mut json =
+            serde_json::to_vec_pretty(card).map_err(|e| StoreError::caused_by(e.to_string(), e))?;
         json.push(b'\n');
         if !self.objects.has(&card_path, json.len()).await?
             || !self.objects.has(&weights_path, weights.len()).await?
@@ -206,7 +207,7 @@ impl ModelRegistry {
         let weights_path = record
             .s3_path
             .as_deref()
-            .ok_or_else(|| StoreError::Database(format!("model '{}' has no artifact", record.id)))?;
+            .ok_or_else(|| StoreError::database(format!("model '{}' has no artifact", record.id)))?;
         let card_path = match weights_path.rsplit_once('/') {
             Some((dir, _)) => format!("{dir}/{}", evni_models::CARD_FILE),
             None => evni_models::CARD_FILE.to_string(),
@@ -225,13 +226,13 @@ impl ModelRegistry {
             return Ok(self.base.csar2.clone());
         }
         Csar2::from_parts(&weights, card)
-            .map_err(|e| StoreError::Database(format!("model '{}': {e}", record.id)))
+            .map_err(|e| StoreError::database(format!("model '{}': {e}", record.id)))
     }
 }
 
 fn weights_of(net: &evni_models::mlp::Mlp) -> Result<Vec<u8>, StoreError> {
     net.to_safetensors()
-        .map_err(|e| StoreError::Database(format!("serialising weights: {e}")))
+        .map_err(|e| StoreError::database(format!("serialising weights: {e}")))
 }
 
 /// The card's measured metrics as the API shows them.

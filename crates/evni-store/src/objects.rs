@@ -31,7 +31,7 @@ impl Objects {
     /// A local directory (created if needed).
     pub fn local(dir: &std::path::Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Database(format!("creating {}: {e}", dir.display())))?;
+            .map_err(|e| StoreError::database(format!("creating {}: {e}", dir.display())))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(object_error)?;
         Ok(Self {
             store: Arc::new(store),
@@ -43,16 +43,16 @@ impl Objects {
     /// `file:///abs/dir` or `s3://bucket/prefix`.
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         let parsed = url::Url::parse(url)
-            .map_err(|e| StoreError::Database(format!("object store URL '{url}': {e}")))?;
+            .map_err(|e| StoreError::database(format!("object store URL '{url}': {e}")))?;
         match parsed.scheme() {
             "file" => {
                 let dir = parsed
                     .to_file_path()
-                    .map_err(|()| StoreError::Database(format!("'{url}' is not an absolute file URL")))?;
+                    .map_err(|()| StoreError::database(format!("'{url}' is not an absolute file URL")))?;
                 Self::local(&dir)
             }
             "s3" => Self::s3(url, &parsed),
-            other => Err(StoreError::Database(format!(
+            other => Err(StoreError::database(format!(
                 "object store scheme '{other}' is not supported (file:// or s3://)"
             ))),
         }
@@ -73,7 +73,7 @@ impl Objects {
 
     #[cfg(not(feature = "s3"))]
     fn s3(url: &str, _parsed: &url::Url) -> Result<Self, StoreError> {
-        Err(StoreError::Database(format!(
+        Err(StoreError::database(format!(
             "'{url}': this build has no S3 support (build with `--features s3`)"
         )))
     }

@@ -51,7 +51,9 @@ async fn a_failed_write_in_a_group_commit_leaves_no_trace_and_the_others_are_kep
         match write.await.unwrap() {
             (i, Ok(outcome)) if i % 2 == 0 => assert_eq!(outcome.version, 1),
             (i, Err(StoreError::Conflict(_))) if i % 4 == 1 => {}
-            (i, Err(StoreError::Database(e))) if i % 4 == 3 => assert!(e.contains("refused"), "{e}"),
+            (i, Err(StoreError::Database { message: e, .. })) if i % 4 == 3 => {
+                assert!(e.contains("refused"), "{e}")
+            }
             (i, other) => panic!("write {i}: {other:?}"),
         }
     }

@@ -88,5 +88,5 @@ pub(super) fn uuid_key(id: &str) -> Option<uuid::Uuid> {
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Database(format!("stored {what} '{value}' is not recognised"))
+    StoreError::database(format!("stored {what} '{value}' is not recognised"))
 }

@@ -51,7 +51,7 @@ pub(super) async fn claim(
         id: row.try_get(0)?,
         tenant: row.try_get(1)?,
         kind: JobKind::parse(kind)
-            .ok_or_else(|| StoreError::Database(format!("unknown job kind '{kind}'")))?,
+            .ok_or_else(|| StoreError::database(format!("unknown job kind '{kind}'")))?,
         payload: serde_json::from_str(row.try_get(3)?)?,
         attempt: row.try_get::<_, i32>(4)?.max(0) as u32,
         max_attempts: row.try_get::<_, i32>(5)?.max(0) as u32,

@@ -105,7 +105,7 @@ impl PostgresStore {
         let config: tokio_postgres::Config = options
             .url
             .parse()
-            .map_err(|e| StoreError::Database(format!("database URL: {e}")))?;
+            .map_err(|e| StoreError::database(format!("database URL: {e}")))?;
         let migrate_config = config.clone();
         std::thread::Builder::new()
             .name("evni-pg-migrate".into())
@@ -113,12 +113,12 @@ impl PostgresStore {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| StoreError::Database(e.to_string()))?;
+                    .map_err(|e| StoreError::caused_by(e.to_string(), e))?;
                 runtime.block_on(migrate::run(&migrate_config))
             })
-            .map_err(|e| StoreError::Database(format!("cannot start migration thread: {e}")))?
+            .map_err(|e| StoreError::database(format!("cannot start migration thread: {e}")))?
             .join()
-            .map_err(|_| StoreError::Database("migration thread panicked".into()))??;
+            .map_err(|_| StoreError::database("migration thread panicked"))??;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -132,7 +132,7 @@ impl PostgresStore {
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(POOL_WAIT))
             .build()
-            .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
+            .map_err(|e| StoreError::database(format!("connection pool: {e}")))?;
         Ok(Self { pool })
     }
 
@@ -158,9 +158,12 @@ impl From<tokio_postgres::Error> for StoreError {
                         .map_or_else(|| e.to_string(), |d| d.message().to_owned()),
                 )
             }
-            Some(_) => StoreError::Database(e.as_db_error().map_or_else(|| e.to_string(), |d| d.to_string())),
+            Some(_) => {
+                let message = e.as_db_error().map_or_else(|| e.to_string(), |d| d.to_string());
+                StoreError::caused_by(message, e)
+            }
             None if e.is_closed() => StoreError::Unavailable(format!("database connection: {e}")),
-            None => StoreError::Database(e.to_string()),
+            None => StoreError::caused_by(e.to_string(), e),
         }
     }
 }

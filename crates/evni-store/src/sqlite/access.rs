@@ -16,7 +16,7 @@ fn now() -> i64 {
 fn uuids(texts: Vec<String>) -> Result<Vec<Uuid>, StoreError> {
     texts
         .iter()
-        .map(|t| Uuid::parse_str(t).map_err(|e| StoreError::Database(e.to_string())))
+        .map(|t| Uuid::parse_str(t).map_err(|e| StoreError::caused_by(e.to_string(), e)))
         .collect()
 }
 

@@ -92,7 +92,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| StoreError::Database(format!("cannot start checkpoint thread: {e}")))?;
+            .map_err(|e| StoreError::database(format!("cannot start checkpoint thread: {e}")))?;
         Ok(Self { _stop: stop })
     }
 }

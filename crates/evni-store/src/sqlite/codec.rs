@@ -69,5 +69,5 @@ pub(super) fn parse_json(text: Option<String>) -> Result<Option<serde_json::Valu
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Database(format!("stored {what} '{value}' is not recognised"))
+    StoreError::database(format!("stored {what} '{value}' is not recognised"))
 }

@@ -139,7 +139,7 @@ fn stations_from(conn: &Connection, sql: &str, arg: Option<i64>) -> Result<Vec<H
     while let Some(row) = rows.next()? {
         let tenant: String = row.get(0)?;
         out.push(HealthStation {
-            tenant: Uuid::parse_str(&tenant).map_err(|e| StoreError::Database(e.to_string()))?,
+            tenant: Uuid::parse_str(&tenant).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
             external_id: row.get(1)?,
         });
     }

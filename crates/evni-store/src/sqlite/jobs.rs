@@ -54,9 +54,9 @@ pub(super) fn claim(
     };
     Ok(Some(ClaimedJob {
         id,
-        tenant: Uuid::parse_str(&tenant).map_err(|e| StoreError::Database(e.to_string()))?,
+        tenant: Uuid::parse_str(&tenant).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
         kind: JobKind::parse(&kind)
-            .ok_or_else(|| StoreError::Database(format!("unknown job kind '{kind}'")))?,
+            .ok_or_else(|| StoreError::database(format!("unknown job kind '{kind}'")))?,
         payload: serde_json::from_str(&payload)?,
         attempt,
         max_attempts,

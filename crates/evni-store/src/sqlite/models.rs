@@ -44,7 +44,7 @@ fn model_of(r: &Row<'_>) -> rusqlite::Result<(ModelRecord, Option<String>, Optio
 fn finish(row: (ModelRecord, Option<String>, Option<String>)) -> Result<ModelRecord, StoreError> {
     let (mut model, tenant, metrics) = row;
     model.tenant = tenant
-        .map(|t| Uuid::parse_str(&t).map_err(|e| StoreError::Database(e.to_string())))
+        .map(|t| Uuid::parse_str(&t).map_err(|e| StoreError::caused_by(e.to_string(), e)))
         .transpose()?;
     model.metrics = metrics.as_deref().map(serde_json::from_str).transpose()?;
     Ok(model)
@@ -143,7 +143,7 @@ impl FineTuneRow {
         let failed = status == "failed";
         Ok(FineTuneRecord {
             id: self.id,
-            tenant: Uuid::parse_str(&self.tenant).map_err(|e| StoreError::Database(e.to_string()))?,
+            tenant: Uuid::parse_str(&self.tenant).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
             base_model_id: self.base_model_id,
             name: self.name,
             config: serde_json::from_str(&self.config)?,
@@ -306,7 +306,7 @@ fn active(conn: &Connection) -> Result<Vec<ActiveModel>, StoreError> {
     rows.into_iter()
         .map(|(tenant, model_type, model_id)| {
             Ok(ActiveModel {
-                tenant: Uuid::parse_str(&tenant).map_err(|e| StoreError::Database(e.to_string()))?,
+                tenant: Uuid::parse_str(&tenant).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
                 model_type,
                 model_id,
             })

@@ -48,7 +48,7 @@ impl ReaderPool {
             result
         })
         .await
-        .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?
+        .map_err(|e| StoreError::database(format!("reader task failed: {e}")))?
     }
 }
 

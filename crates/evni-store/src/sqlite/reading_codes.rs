@@ -30,7 +30,7 @@ pub(super) fn code<T: Coded>(value: T) -> Result<i64, StoreError> {
         .iter()
         .position(|v| *v == value)
         .map(|i| i as i64)
-        .ok_or_else(|| StoreError::Database(format!("{} {value:?} has no stored code", T::KIND)))
+        .ok_or_else(|| StoreError::database(format!("{} {value:?} has no stored code", T::KIND)))
 }
 
 /// The value stored as `code`.
@@ -39,7 +39,7 @@ pub(super) fn decode<T: Coded>(code: i64) -> Result<T, StoreError> {
         .ok()
         .and_then(|i| T::TABLE.get(i))
         .copied()
-        .ok_or_else(|| StoreError::Database(format!("stored {} code {code} is not recognised", T::KIND)))
+        .ok_or_else(|| StoreError::database(format!("stored {} code {code} is not recognised", T::KIND)))
 }
 
 /// A reading without a phase is stored as 0, a phase as its code plus one.
@@ -157,7 +157,7 @@ pub(super) fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
         |r| r.get(0),
     )?;
     if unknown > 0 {
-        return Err(StoreError::Database(format!(
+        return Err(StoreError::database(format!(
             "stored readings with a measurand, phase, location, unit or context this version cannot code: \
              {unknown}; the database was left as it was"
         )));

@@ -427,7 +427,7 @@ fn header_where(
     let Some(row) = rows.next()? else { return Ok(None) };
     let uuid: String = row.get(1)?;
     let header = SessionHeader {
-        uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::Database(e.to_string()))?,
+        uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
         external_id: row.get(2)?,
         station_external_id: row.get(3)?,
         connector_id: row.get(4)?,
@@ -539,7 +539,7 @@ pub(super) fn list(
         let uuid: String = row.get(0)?;
         let status: String = row.get(6)?;
         items.push(SessionListRow {
-            uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::Database(e.to_string()))?,
+            uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
             external_id: row.get(1)?,
             station_external_id: row.get(2)?,
             is_anomaly: row.get(3)?,

@@ -161,7 +161,7 @@ fn station_from_row(row: &rusqlite::Row<'_>) -> Result<(i64, StationRow), StoreE
     Ok((
         row.get(0)?,
         StationRow {
-            uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::Database(e.to_string()))?,
+            uuid: Uuid::parse_str(&uuid).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
             external_id: row.get(2)?,
             total_sessions: row.get::<_, i64>(3)?.max(0) as u64,
             anomalous_sessions: row.get::<_, i64>(4)?.max(0) as u64,

@@ -25,7 +25,7 @@ impl Syncer {
         std::thread::Builder::new()
             .name("evni-sqlite-sync".into())
             .spawn(move || run(wal, &batches))
-            .map_err(|e| StoreError::Database(format!("cannot start WAL sync thread: {e}")))?;
+            .map_err(|e| StoreError::database(format!("cannot start WAL sync thread: {e}")))?;
         Ok(Self { queue })
     }
 

@@ -14,7 +14,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String
 
 fn build((id, name, settings, created_at): (String, String, String, i64)) -> Result<Tenant, StoreError> {
     Ok(Tenant {
-        id: Uuid::parse_str(&id).map_err(|e| StoreError::Database(e.to_string()))?,
+        id: Uuid::parse_str(&id).map_err(|e| StoreError::caused_by(e.to_string(), e))?,
         name,
         settings: serde_json::from_str(&settings)?,
         created_at,

@@ -58,7 +58,7 @@ impl Writer {
                 }));
                 run(conn, jobs, max_batch.max(1), wal_limit_pages, &progress, syncer)
             })
-            .map_err(|e| StoreError::Database(format!("cannot start writer thread: {e}")))?;
+            .map_err(|e| StoreError::database(format!("cannot start writer thread: {e}")))?;
         Ok(Self { queue })
     }
 
@@ -153,7 +153,7 @@ impl Answers {
     /// The batch was committed but may not be durable: its writes fail.
     pub(super) fn fail(self, reason: &str) {
         for (reply, _) in self.0 {
-            let _ = reply.send(Err(StoreError::Database(reason.to_string())));
+            let _ = reply.send(Err(StoreError::database(reason.to_string())));
         }
     }
 }
@@ -172,7 +172,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) -> Answers {
 
 fn failed(writes: usize, error: &StoreError) -> Vec<Result<Output, StoreError>> {
     (0..writes)
-        .map(|_| Err(StoreError::Database(error.to_string())))
+        .map(|_| Err(StoreError::database(error.to_string())))
         .collect()
 }
 
@@ -210,7 +210,7 @@ fn commit(conn: &Connection, writes: usize) -> Result<(), StoreError> {
     exec(conn, "COMMIT").map_err(|e| {
         tracing::error!(error = %e, writes, "group commit failed");
         let _ = exec(conn, "ROLLBACK");
-        StoreError::Database(format!("commit failed: {e}"))
+        StoreError::database(format!("commit failed: {e}"))
     })
 }
 
