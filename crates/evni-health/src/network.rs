@@ -87,9 +87,7 @@ impl Health {
             from = as_of + 1;
         }
     }
-}
 
-impl Health {
     /// The tenant's network verdict, judged first when it leaves complete
     /// days unjudged (or was never made).
     pub async fn network_health(&self, tenant: TenantId) -> Result<NetworkHealth, StoreError> {
