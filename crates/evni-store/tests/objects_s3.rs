@@ -33,6 +33,6 @@ async fn artifacts_round_trip_through_an_s3_bucket() {
     assert!(!objects.has("models/csar_2/model.safetensors", 1).await.unwrap());
     assert!(matches!(
         objects.get("models/none/model.json").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound { .. })
     ));
 }
