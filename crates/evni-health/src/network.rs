@@ -34,9 +34,7 @@ impl Health {
             .await?;
         let loaded_offset = loaded.min_utc_offset_seconds;
         let yesterday = day_of_micros(now + i64::from(loaded_offset) * 1_000_000) - 1;
-        let target = loaded
-            .tenant_last_day
-            .map_or(yesterday, |last| last.min(yesterday));
+        let target = self.target(tenant, loaded.tenant_last_day, yesterday).await?;
         let (names, histories) = station_histories(loaded);
         let first = judged
             .map(|j| j + 1)

@@ -9,6 +9,10 @@ use evni_store::{
 
 use crate::{now_micros, stopped, Health};
 
+/// A tenant whose data changed this recently is still sending: its latest
+/// day may be incomplete (an import in progress) and waits.
+const STILL_SENDING_MICROS: i64 = 5_000_000;
+
 /// The key of a stored verdict's details naming the last day judged.
 const JUDGED_THROUGH: &str = "judged_through";
 
@@ -107,9 +111,7 @@ impl Health {
         // past the tenant's latest data: a day nobody has sent anything for
         // yet is not "silent". Later days in `history` are not read.
         let yesterday = day_of_micros(now + loaded.utc_offset_micros) - 1;
-        let target = loaded
-            .tenant_last_day
-            .map_or(yesterday, |last| last.min(yesterday));
+        let target = self.target(tenant, loaded.tenant_last_day, yesterday).await?;
         // A day is judged against the network's movement on it: the
         // network is judged first (and the station's days read again with
         // its new movements), and the station not past it. The network's
@@ -170,11 +172,31 @@ impl Health {
     /// for the scheduler.
     pub(crate) async fn complete_everywhere(&self, tenant: TenantId) -> Result<Option<i64>, StoreError> {
         let yesterday = day_of_micros(now_micros() - 12 * 3_600_000_000) - 1;
-        Ok(self
+        match self.store.tenant_last_day(tenant).await? {
+            Some(last) => Ok(Some(self.target(tenant, Some(last), yesterday).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The last day to judge: complete by the clock (`yesterday`), not
+    /// past the tenant's latest data (a day nobody sent anything for yet is
+    /// not "silent"), and not that latest day while the tenant is still
+    /// sending: an import of the past, day by day, is still filling it.
+    pub(crate) async fn target(
+        &self,
+        tenant: TenantId,
+        last_day: Option<i64>,
+        yesterday: i64,
+    ) -> Result<i64, StoreError> {
+        let Some(last) = last_day else {
+            return Ok(yesterday);
+        };
+        let sending = self
             .store
-            .tenant_last_day(tenant)
+            .tenant_changed_at(tenant)
             .await?
-            .map(|last| last.min(yesterday)))
+            .is_some_and(|at| at > now_micros() - STILL_SENDING_MICROS);
+        Ok(if sending { last - 1 } else { last }.min(yesterday))
     }
 
     /// One run: judges `from..=as_of` and stores the result.

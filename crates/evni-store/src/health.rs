@@ -236,6 +236,9 @@ pub trait HealthStore: Send + Sync {
     ) -> Result<StationHistory, StoreError>;
     /// The last day with a session at any station of the tenant.
     async fn tenant_last_day(&self, tenant: TenantId) -> Result<Option<i64>, StoreError>;
+    /// When the tenant's data last changed, while a change is not yet
+    /// judged (its newest dirty mark).
+    async fn tenant_changed_at(&self, tenant: TenantId) -> Result<Option<Micros>, StoreError>;
     /// Stores a run's result, its new anomalies and their webhook deliveries
     /// in one transaction, and clears the station's dirty mark if nothing
     /// changed after `result.data_read_at`.

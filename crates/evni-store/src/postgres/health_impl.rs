@@ -34,6 +34,16 @@ impl HealthStore for PostgresStore {
         health::tenant_last_day(&self.client().await?, tenant).await
     }
 
+    async fn tenant_changed_at(&self, tenant: TenantId) -> Result<Option<Micros>, StoreError> {
+        let row = super::query_one(
+            &self.client().await?,
+            "SELECT MAX(changed_at) FROM station_health_dirty WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn record_station_health(
         &self,
         tenant: TenantId,

@@ -46,14 +46,16 @@ pub(super) async fn history(
     )
     .await?;
     let now = chrono::Utc::now().timestamp_micros();
-    let mut min_offset = 0;
+    // The westernmost station's; UTC for a tenant without stations.
+    let mut min_offset: Option<i32> = None;
     for zone in &zones {
-        min_offset = min_offset.min(utc_offset(now, zone_of(zone.try_get::<_, Option<&str>>(0)?)));
+        let offset = utc_offset(now, zone_of(zone.try_get::<_, Option<&str>>(0)?));
+        min_offset = Some(min_offset.map_or(offset, |m| m.min(offset)));
     }
     Ok(NetworkHistory {
         days,
         tenant_last_day: super::health::tenant_last_day(c, tenant).await?,
-        min_utc_offset_seconds: min_offset,
+        min_utc_offset_seconds: min_offset.unwrap_or(0),
     })
 }
 

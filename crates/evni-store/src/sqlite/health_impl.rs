@@ -44,6 +44,16 @@ impl HealthStore for SqliteStore {
             .await
     }
 
+    async fn tenant_changed_at(&self, tenant: TenantId) -> Result<Option<Micros>, StoreError> {
+        self.readers
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached("SELECT MAX(changed_at) FROM station_health_dirty WHERE tenant_id = ?1")?
+                    .query_row([tenant.to_string()], |r| r.get(0))?)
+            })
+            .await
+    }
+
     async fn record_station_health(
         &self,
         tenant: TenantId,

@@ -38,14 +38,16 @@ pub(super) fn history(
     ))?;
     let now = chrono::Utc::now().timestamp_micros();
     let offsets = zones.query_map([&tenant_text], |r| r.get::<_, Option<String>>(0))?;
-    let mut min_offset = 0;
+    // The westernmost station's; UTC for a tenant without stations.
+    let mut min_offset: Option<i32> = None;
     for zone in offsets {
-        min_offset = min_offset.min(utc_offset(now, zone_of(zone?.as_deref())));
+        let offset = utc_offset(now, zone_of(zone?.as_deref()));
+        min_offset = Some(min_offset.map_or(offset, |m| m.min(offset)));
     }
     Ok(NetworkHistory {
         days,
         tenant_last_day: health::tenant_last_day(conn, tenant)?,
-        min_utc_offset_seconds: min_offset,
+        min_utc_offset_seconds: min_offset.unwrap_or(0),
     })
 }
 

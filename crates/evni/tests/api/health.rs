@@ -53,6 +53,12 @@ pub async fn post_history(app: &TestApp, days: RangeInclusive<i64>) {
     }
 }
 
+/// Waits until the tenant's latest day is judged: not while its data
+/// changed in the last 5 s (an import may still be filling that day).
+pub async fn until_quiet() {
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+}
+
 /// An app whose SHADE runs only on request (and once at start).
 pub async fn quiet_app(adjust: impl FnOnce(&mut evni::Config)) -> TestApp {
     TestApp::spawn_with(|c| {
@@ -74,6 +80,7 @@ fn keys(value: &Value) -> Vec<&str> {
 async fn inference_and_anomaly_history_have_the_reference_shapes() {
     let app = quiet_app(|_| {}).await;
     post_history(&app, 0..=DAYS - 1).await;
+    until_quiet().await;
 
     let inference = app.get_ok(&format!("/v1/stations/{SILENT}/inference")).await;
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::health::{day_at, day_label, quiet_app};
+use crate::health::{day_at, day_label, quiet_app, until_quiet};
 use crate::helpers::*;
 use crate::webhooks::{private_allowed, receiver, verify, wait_for};
 
@@ -50,6 +50,10 @@ async fn stations_falling_together_are_one_network_event_sent_once() {
         .contains(&json!("network.drop_detected")));
     let secret = created["secret"].as_str().unwrap().to_owned();
     post_network(&app).await;
+    // While data arrives, its latest day waits; a request then judges it.
+    let early = app.get_ok("/v1/network/health").await;
+    assert_eq!(early["judged_through"], day_label(DAYS - 2));
+    until_quiet().await;
 
     let health = app.get_ok("/v1/network/health").await;
     let mut keys: Vec<&str> = health.as_object().unwrap().keys().map(String::as_str).collect();
@@ -119,4 +123,47 @@ async fn a_network_without_data_is_healthy() {
     let cookie = crate::ui::login(&app, &app.token).await;
     let (_, html) = crate::ui::page(&app, &cookie, "/ui/").await;
     assert!(html.contains("No network events."));
+}
+
+#[tokio::test]
+async fn the_networks_day_ends_at_its_westernmost_station() {
+    let app = quiet_app(|_| {}).await;
+    let tokyo = app
+        .client
+        .patch(app.url("/v1/settings"))
+        .bearer_auth(&app.token)
+        .json(&json!({"time_zone": "Asia/Tokyo"}))
+        .send()
+        .await
+        .unwrap();
+    json_ok(tokyo).await;
+    post_network(&app).await;
+    app.get_ok("/v1/network/health").await;
+    let store = app.app_state.engine.store().clone();
+    let tenant = store.tenant_by_name("acme").await.unwrap().id;
+    let offset = || {
+        let store = store.clone();
+        async move {
+            store
+                .network_health(tenant)
+                .await
+                .unwrap()
+                .unwrap()
+                .min_utc_offset_seconds
+        }
+    };
+    // Every station in Tokyo: the network's day ends with theirs.
+    assert_eq!(offset().await, 9 * 3600);
+    // One station in Los Angeles: the network's day waits for it.
+    let la = app
+        .client
+        .patch(app.url("/v1/stations/NET-E"))
+        .bearer_auth(&app.token)
+        .json(&json!({"metadata": {"time_zone": "America/Los_Angeles"}}))
+        .send()
+        .await
+        .unwrap();
+    json_ok(la).await;
+    app.app_state.health.assess_network(tenant).await.unwrap();
+    assert!(offset().await <= -7 * 3600);
 }
