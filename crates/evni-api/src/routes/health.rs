@@ -80,8 +80,9 @@ pub struct StationAnomaliesResponse {
 /// Latest SHADE result for a station. SHADE runs on a schedule and shortly
 /// after a station's data changes; a station never analysed yet, or with
 /// complete days its latest result has not judged, is analysed on this
-/// request. Days are judged once complete (UTC), up to the
-/// latest day the tenant sent data for.
+/// request. Days are judged once complete (in the station's zone), up to
+/// the latest day the tenant sent data for (that day once no data came for
+/// 5 s: an import may still be filling it).
 #[utoipa::path(get, path = "/v1/stations/{charging_station_id}/inference", operation_id = "get_station_inference", tag = "station health",
     params(("charging_station_id" = String, Path, description = "Client station id or internal UUID")),
     responses((status = 200, body = StationInferenceResponse), (status = 404, body = ErrorBody)),
