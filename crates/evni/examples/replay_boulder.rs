@@ -393,6 +393,20 @@ fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
     a.0 <= b.1 && b.0 <= a.1
 }
 
+fn print_episode(e: &Episode) {
+    let count = e
+        .count
+        .map(|n| format!(", {n} zero-session events"))
+        .unwrap_or_default();
+    println!(
+        "     {} {} {} ({} d{count})",
+        e.station,
+        e.kind,
+        evni_shade::day_label(e.first),
+        e.last - e.first + 1
+    );
+}
+
 fn report(label: &str, rows: &[Row], episodes: &[Episode], api_events: &Value) {
     let events = network_events(rows);
     let in_event = |span: (i64, i64)| events.iter().any(|e| overlaps(*e, span));
@@ -474,39 +488,21 @@ fn report(label: &str, rows: &[Row], episodes: &[Episode], api_events: &Value) {
         outside.len() as f64 / quarters
     );
     for e in &outside {
-        let count = e
-            .count
-            .map(|n| format!(", {n} zero-session events"))
-            .unwrap_or_default();
-        println!(
-            "     {} {} {} ({} d{count})",
-            e.station,
-            e.kind,
-            evni_shade::day_label(e.first),
-            e.last - e.first + 1
-        );
+        print_episode(e);
     }
     for (first, last) in &events {
-        let inside = episodes
+        let inside: Vec<&Episode> = episodes
             .iter()
             .filter(|e| overlaps((*first, *last), (e.first, e.first)))
-            .count();
+            .collect();
         println!(
-            "   reference network event {}..{}: {inside} station episodes start in it",
+            "   reference network event {}..{}: {} station episodes start in it",
             evni_shade::day_label(*first),
-            evni_shade::day_label(*last)
+            evni_shade::day_label(*last),
+            inside.len()
         );
-        for e in episodes
-            .iter()
-            .filter(|e| overlaps((*first, *last), (e.first, e.first)))
-        {
-            println!(
-                "     {} {} {} ({} d)",
-                e.station,
-                e.kind,
-                evni_shade::day_label(e.first),
-                e.last - e.first + 1
-            );
+        for e in inside {
+            print_episode(e);
         }
     }
     println!("   GET /v1/network/health: {api_events}");
