@@ -167,9 +167,9 @@ impl Health {
         })
     }
 
-    /// The tenant's last day with data that is complete in every zone
-    /// (UTC-12 ends last): a day complete only in a station's zone waits
-    /// for the scheduler.
+    /// The last day to judge ([`Self::target`]) with the day complete in
+    /// every zone (UTC-12 ends last): a day complete only in a station's
+    /// zone waits for the scheduler.
     pub(crate) async fn complete_everywhere(&self, tenant: TenantId) -> Result<Option<i64>, StoreError> {
         let yesterday = day_of_micros(now_micros() - 12 * 3_600_000_000) - 1;
         match self.store.tenant_last_day(tenant).await? {

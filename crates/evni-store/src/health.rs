@@ -39,20 +39,48 @@ pub(crate) fn new_webhook_id() -> String {
     format!("wh-evt-{}", uuid::Uuid::now_v7().simple())
 }
 
+/// What a webhook delivery carries: every event (station, network, test)
+/// has this one shape.
+pub(crate) struct EventBody<'a> {
+    pub event: &'a str,
+    /// `None` for a network event.
+    pub station: Option<&'a str>,
+    pub is_anomaly: bool,
+    pub anomaly_score: f64,
+    pub detection_details: &'a serde_json::Value,
+    pub analyzed_at: Micros,
+}
+
+impl EventBody<'_> {
+    /// The body delivered to an endpoint, carrying its delivery's id.
+    pub(crate) fn json(&self, webhook_id: &str) -> serde_json::Value {
+        serde_json::json!({
+            "event": self.event,
+            "charging_station_id": self.station,
+            "is_anomaly": self.is_anomaly,
+            "anomaly_score": self.anomaly_score,
+            "detection_details": self.detection_details,
+            "analyzed_at": evni_domain::micros_to_datetime(self.analyzed_at)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "webhook_id": webhook_id,
+        })
+    }
+}
+
 /// The body of a test event.
 pub fn test_event_payload(webhook_id: &str, now: Micros) -> serde_json::Value {
-    serde_json::json!({
-        "event": TEST_EVENT,
-        "charging_station_id": TEST_EVENT_STATION,
-        "is_anomaly": false,
-        "anomaly_score": 0.0,
-        "detection_details": {
-            "message": "A test event: evni can reach this endpoint. No station is affected.",
-        },
-        "analyzed_at": evni_domain::micros_to_datetime(now)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "webhook_id": webhook_id,
-    })
+    let details = serde_json::json!({
+        "message": "A test event: evni can reach this endpoint. No station is affected.",
+    });
+    EventBody {
+        event: TEST_EVENT,
+        station: Some(TEST_EVENT_STATION),
+        is_anomaly: false,
+        anomaly_score: 0.0,
+        detection_details: &details,
+        analyzed_at: now,
+    }
+    .json(webhook_id)
 }
 
 /// What one session adds to its station's day, from the session summary.

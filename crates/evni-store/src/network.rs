@@ -123,14 +123,13 @@ pub(crate) fn payload(
     webhook_id: &str,
     analyzed_at: Micros,
 ) -> serde_json::Value {
-    serde_json::json!({
-        "event": event,
-        "charging_station_id": null,
-        "is_anomaly": event == NETWORK_DROP_EVENT,
-        "anomaly_score": found.anomaly_score,
-        "detection_details": found.detection_details,
-        "analyzed_at": evni_domain::micros_to_datetime(analyzed_at)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "webhook_id": webhook_id,
-    })
+    crate::health::EventBody {
+        event,
+        station: None,
+        is_anomaly: event == NETWORK_DROP_EVENT,
+        anomaly_score: found.anomaly_score,
+        detection_details: &found.detection_details,
+        analyzed_at,
+    }
+    .json(webhook_id)
 }

@@ -131,16 +131,15 @@ pub(crate) const STATION_RESOLVED_EVENT: &str = "station.anomaly_resolved";
 impl AnomalyEvent<'_> {
     /// The body delivered to an endpoint, carrying its delivery's id.
     pub(crate) fn payload(&self, webhook_id: &str, analyzed_at: i64) -> serde_json::Value {
-        serde_json::json!({
-            "event": self.event,
-            "charging_station_id": self.station_external_id,
-            "is_anomaly": self.event == STATION_ANOMALY_EVENT,
-            "anomaly_score": self.anomaly.anomaly_score,
-            "detection_details": self.anomaly.detection_details,
-            "analyzed_at": evni_domain::micros_to_datetime(analyzed_at)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "webhook_id": webhook_id,
-        })
+        crate::health::EventBody {
+            event: self.event,
+            station: Some(self.station_external_id),
+            is_anomaly: self.event == STATION_ANOMALY_EVENT,
+            anomaly_score: self.anomaly.anomaly_score,
+            detection_details: &self.anomaly.detection_details,
+            analyzed_at,
+        }
+        .json(webhook_id)
     }
 }
 
